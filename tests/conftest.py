@@ -1,0 +1,29 @@
+"""Shared fixtures: each test gets its own empty cache unless it needs the real assets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_REAL_HOME = os.environ.get("OPTICAL_HOME") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "optical"
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(request, tmp_path_factory, monkeypatch):
+    """Unit tests never touch the real cache; integration tests use it (built by .ci/setup)."""
+    if request.node.get_closest_marker("integration"):
+        monkeypatch.setenv("OPTICAL_HOME", _REAL_HOME)
+    else:
+        monkeypatch.setenv("OPTICAL_HOME", str(tmp_path_factory.mktemp("optical_home")))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random BERT folder with an XLM-R-style tokenizer (built once)."""
+    from tests.helpers import make_tiny_model_dir
+
+    return make_tiny_model_dir(tmp_path_factory.mktemp("tiny_model"))

