@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -109,6 +110,7 @@ class Encoder(nn.Module):
                 f"{name_or_path}: optical needs a fast (Rust) tokenizer for token offsets"
             )
         self.model = model if model is not None else load_automodel(path)
+        self.projection: nn.Linear | None = _load_projection(path)
         limit = getattr(self.model.config, "max_position_embeddings", max_length) or max_length
         self.max_length = int(min(max_length, limit))
         self.pooling = pooling
@@ -121,7 +123,16 @@ class Encoder(nn.Module):
 
     @property
     def hidden_size(self) -> int:
+        """Size of the output vectors (the projection's, when there is one)."""
+        if self.projection is not None:
+            return int(self.projection.out_features)
         return int(self.model.config.hidden_size)
+
+    def set_projection(self, projection: nn.Linear | None) -> None:
+        """Map token vectors into another space (a student's bridge to its teacher)."""
+        if projection is not None:
+            projection = projection.to(self.device)
+        self.projection = projection
 
     def prefix(self, is_query: bool) -> str:
         return self.query_prefix if is_query else self.doc_prefix
@@ -169,8 +180,10 @@ class Encoder(nn.Module):
     # ----------------------------------------------------------------- forward
     def forward(self, batch: TokenBatch) -> TokenOutput:
         batch = batch.to(self.device)
-        out = self.model(**batch.model_inputs())
-        return TokenOutput(out.last_hidden_state, batch.attention_mask, batch.content_mask)
+        hidden = self.model(**batch.model_inputs()).last_hidden_state
+        if self.projection is not None:
+            hidden = self.projection(hidden)
+        return TokenOutput(hidden, batch.attention_mask, batch.content_mask)
 
     def pool(self, out: TokenOutput) -> Tensor:
         """Pooled sentence vectors [B, H] (fp32)."""
@@ -219,6 +232,7 @@ class Encoder(nn.Module):
         batch_size: int,
         progress: bool,
         desc: str | None,
+        max_length: int | None = None,
     ) -> Iterator[tuple[list[int], TokenOutput]]:
         from tqdm.auto import tqdm
 
@@ -239,9 +253,23 @@ class Encoder(nn.Module):
                     leave=False,
                 )
                 for idx in bar:
-                    yield idx, self(self.tokenize([texts[i] for i in idx], is_query))
+                    yield idx, self(self.tokenize([texts[i] for i in idx], is_query, max_length))
         finally:
             self.model.train(was_training)
+
+
+def _load_projection(path: str) -> nn.Linear | None:
+    """The projection saved beside a distilled student, if any."""
+    file = Path(path) / "optical_projection.safetensors"
+    if not file.is_file():
+        return None
+    from safetensors.torch import load_file
+
+    state = load_file(str(file))
+    out_features, in_features = state["weight"].shape
+    proj = nn.Linear(in_features, out_features, bias="bias" in state)
+    proj.load_state_dict(state)
+    return proj
 
 
 def load_encoder(name_or_path: str, device: str | torch.device | None = None, **kwargs) -> Encoder:

@@ -1,0 +1,52 @@
+"""``optical bench``: evaluate systems per language into the results store, print the table."""
+
+from __future__ import annotations
+
+import argparse
+
+from optical.assets.languages import BIBLE_LANGUAGES, parse_languages
+
+EPILOG = """\
+Systems: zero-shot | a model (bundled:..., HF id, folder) | a distillation run folder |
+query=<model>,doc=<model>. Datasets: bible:<lang>, cldr:<lang>, or a BEIR folder.
+
+  optical bench --systems zero-shot                       # README zero-shot table
+  optical bench --systems zero-shot runs/optical-sw runs/mse-sw --languages sw,tl,de
+  optical bench --table-only                              # just print the stored table
+
+Rows already in the store (same system, dataset, split, settings) are not recomputed.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="evaluate systems per language (results store + markdown table)",
+                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--systems", nargs="+", default=["zero-shot"], help="system specs (default: zero-shot)")
+    p.add_argument("--languages", default=None,
+                   help="Bible query languages (comma-separated, 'all'; default sw,tl,bn,hi,de,fr,en)")
+    p.add_argument("--datasets", nargs="*", default=None, help="explicit dataset specs (instead of --languages)")
+    p.add_argument("--split", default="test", choices=["test", "dev"], help="query split (default test)")
+    p.add_argument("--mode", default="pooled", choices=["pooled", "maxsim", "ot"], help="search mode")
+    p.add_argument("--k", type=int, default=100, help="documents retrieved per query (default 100)")
+    p.add_argument("--store", default=None, help="results store (default $OPTICAL_RESULTS or runs/results.jsonl)")
+    p.add_argument("--baseline", default="zero-shot", help="system the significance marks compare against")
+    p.add_argument("--table-only", action="store_true", help="do not evaluate; print the table from the store")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from optical.bench import bench, bench_table, dataset_language
+    from optical.results import ResultsStore
+    from optical.systems import parse_system
+
+    store = ResultsStore(args.store)
+    datasets = args.datasets or [f"bible:{c}" for c in parse_languages(args.languages, BIBLE_LANGUAGES)]
+    systems = [parse_system(s) for s in args.systems]
+    if not args.table_only:
+        bench(systems, datasets, split=args.split, store=store, k=args.k, mode=args.mode, device=args.device)
+    family = datasets[0].split(":", 1)[0] if ":" in datasets[0] else None
+    print()
+    print(bench_table(store, systems=[s.name for s in systems], languages=[dataset_language(d) for d in datasets],
+                      baseline=args.baseline, split=args.split, dataset_family=family))
+    return 0

@@ -1,0 +1,44 @@
+"""``optical sweep``: run a declarative experiment spec (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="train + evaluate a grid of runs from a TOML spec (resumable)",
+                       description=__doc__ + "\n\n" + _doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--spec", required=True, help="sweep spec (TOML), e.g. configs/sweeps/bible_main.toml")
+    p.add_argument("--store", default=None, help="results store (default: the spec's, else runs/results.jsonl)")
+    p.add_argument("--dry-run", action="store_true", help="list the planned runs and exit")
+    p.add_argument("--train-only", action="store_true", help="train, do not evaluate")
+    p.add_argument("set", nargs="*", metavar="key=value",
+                   help="override a [sweep] key (e.g. runs_dir=...) or a base setting (e.g. optim.max_steps=5)")
+    p.set_defaults(func=run)
+
+
+def _doc() -> str:
+    from optical import experiments
+
+    return experiments.__doc__ or ""
+
+
+def run(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from optical.experiments import load_spec, run_sweep
+    from optical.results import ResultsStore
+
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"{item!r} is not key=value")
+        key, value = item.split("=", 1)
+        try:
+            overrides[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            overrides[key] = value
+    spec = load_spec(args.spec, overrides)
+    store = ResultsStore(args.store or spec.store)
+    run_sweep(spec, store, dry_run=args.dry_run, train_only=args.train_only)
+    return 0

@@ -1,0 +1,84 @@
+"""A retrieval *system*: which encoder reads the queries and which the documents.
+
+Spec strings, accepted everywhere a system is named (CLI, notebooks, app):
+
+- ``zero-shot``: the bundled multilingual-e5-small on both sides;
+- a model name or path (``bundled:...``, a Hugging Face id, a folder): both sides;
+- a distillation run folder (has ``summary.json``): its student on the student's side
+  and the frozen teacher on the other side, exactly as it was trained;
+- ``query=<model>,doc=<model>``: explicit sides.
+
+Encoders are loaded once per process and shared (:func:`load_encoder_cached`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from optical.encoders import Encoder, load_encoder
+
+__all__ = ["System", "ZERO_SHOT", "parse_system", "load_encoder_cached", "corpus_name"]
+
+ZERO_SHOT = "bundled:multilingual-e5-small"
+_CACHE: dict[tuple[str, str], Encoder] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    query_model: str
+    doc_model: str
+    kind: str = "zero-shot"  # "zero-shot" | "trained" | "model"
+    run_dir: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_system(spec: str, name: str | None = None) -> System:
+    """Turn a system spec (see the module docstring) into a :class:`System`."""
+    spec = str(spec).strip()
+    if not spec:
+        raise ValueError("empty system spec")
+    if spec == "zero-shot":
+        return System(name or "zero-shot", ZERO_SHOT, ZERO_SHOT, "zero-shot")
+    if spec.startswith("query="):
+        parts = dict(p.split("=", 1) for p in spec.split(",") if "=" in p)
+        if set(parts) != {"query", "doc"}:
+            raise ValueError(f"{spec!r}: expected query=<model>,doc=<model>")
+        return System(name or spec, parts["query"], parts["doc"], "model")
+    summary = Path(spec) / "summary.json"
+    if summary.is_file():
+        info = json.loads(summary.read_text())
+        student, teacher = Path(info["student"]), info["teacher"]
+        if not student.is_dir():  # the run folder was moved: the student is inside it
+            student = Path(spec) / student.name
+        student = str(student)
+        query, doc = (student, teacher) if info.get("student_side", "query") == "query" else (teacher, student)
+        return System(name or info["system"], query, doc, "trained", str(Path(spec)))
+    if Path(spec).exists() and not (Path(spec) / "config.json").is_file():
+        raise ValueError(f"{spec}: neither a model folder (config.json) nor a finished run (summary.json); "
+                         "if it is a run in progress, wait for it to finish")
+    return System(name or Path(spec).name or spec, spec, spec, "model")
+
+
+def load_encoder_cached(name_or_path: str, device: str | None = None) -> Encoder:
+    """One shared :class:`Encoder` per (model, device) in this process (thread-safe)."""
+    key = (str(name_or_path), str(device))
+    with _LOCK:
+        if key not in _CACHE:
+            enc = load_encoder(name_or_path, device=device)
+            enc.eval()
+            _CACHE[key] = enc
+        return _CACHE[key]
+
+
+def corpus_name(spec: str) -> str:
+    """The cache name of a dataset's corpus: ``bible:sw`` and ``bible:de`` share ``bible``."""
+    from optical.benchmarks import is_embedded
+
+    return spec.split(":", 1)[0] if is_embedded(spec) else Path(spec).name
