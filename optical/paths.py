@@ -69,6 +69,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
@@ -82,6 +83,22 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+STALE_SECONDS = 3600
+
+
+def _remove_stale(target: Path) -> None:
+    """Delete temporary folders that a killed build left beside ``target`` (over an hour old)."""
+    import time
+
+    now = time.time()
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if leftover.is_dir() and now - leftover.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:

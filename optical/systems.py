@@ -78,7 +78,12 @@ def load_encoder_cached(name_or_path: str, device: str | None = None) -> Encoder
 
 
 def corpus_name(spec: str) -> str:
-    """The cache name of a dataset's corpus: ``bible:sw`` and ``bible:de`` share ``bible``."""
+    """Cache name of a dataset's corpus: the benchmark for embedded ones (``bible:sw`` and
+    ``bible:de`` share ``bible``: every language has the same English corpus), else the
+    file stem or folder name."""
     from optical.benchmarks import is_embedded
 
-    return spec.split(":", 1)[0] if is_embedded(spec) else Path(spec).name
+    if is_embedded(spec):
+        return spec.split(":", 1)[0]
+    path = Path(spec)
+    return path.stem if path.is_file() else path.resolve().name

@@ -106,3 +106,20 @@ def test_build_status_and_corruption_rebuild(tiny_sources, monkeypatch):
     assert models.model_status(name) == (False, "checksum mismatch (corrupted cache)")
     assert models.resolve_model(name) == path  # rebuilt
     assert models.model_status(name, full=True) == (True, "ok")
+
+
+def test_atomic_dir_removes_stale_leftovers(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from optical.paths import atomic_dir
+
+    old = tmp_path / ".model.abc123.tmp"
+    old.mkdir()
+    past = time.time() - 7200
+    os.utime(old, (past, past))
+    fresh = tmp_path / ".model.def456.tmp"  # maybe another build in progress: kept
+    fresh.mkdir()
+    with atomic_dir(tmp_path / "model") as tmp:
+        (tmp / "x").write_text("1")
+    assert not old.exists() and fresh.exists() and (tmp_path / "model" / "x").read_text() == "1"

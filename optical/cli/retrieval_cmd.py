@@ -9,24 +9,15 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["register", "load_qrels_spec", "load_corpus_spec", "corpus_name"]
+from optical.systems import corpus_name
+
+__all__ = ["register", "load_qrels_spec", "load_corpus_spec"]
 
 DEFAULT_MEASURES = "AP,nDCG@10,RR@10,R@1,R@10,R@100"
 COMPARE_MEASURES = "nDCG@10,AP,RR@10,R@100"
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def corpus_name(spec: str) -> str:
-    """Cache name of a corpus spec: the benchmark for embedded ones (``bible:sw`` ->
-    ``bible``: every language shares the English corpus), else the folder/file name."""
-    from optical.benchmarks import is_embedded, parse_spec
-
-    if is_embedded(spec):
-        return parse_spec(spec)[0]
-    path = Path(spec)
-    return path.stem if path.is_file() else path.resolve().name
 
 
 def load_corpus_spec(spec: str) -> dict:
@@ -62,7 +53,7 @@ def load_qrels_spec(spec: str, split: str = "test"):
     (``qrels/<split>.tsv``) or a dataset spec such as ``bible:sw`` (its ``split`` qrels)."""
     from optical.benchmarks import is_embedded, load_collection
     from optical.data import read_qrels
-    from optical.data.beir import _read_beir_qrels  # the BEIR qrels reader (private helper)
+    from optical.data.beir import read_beir_qrels
 
     if is_embedded(spec):
         return load_collection(spec, split).qrels
@@ -71,10 +62,10 @@ def load_qrels_spec(spec: str, split: str = "test"):
         tsv = path / "qrels" / f"{split}.tsv"
         if not tsv.is_file():
             raise FileNotFoundError(f"{tsv}: no BEIR qrels for split {split!r}")
-        return _read_beir_qrels(tsv)
+        return read_beir_qrels(tsv)
     if not path.is_file():
         raise FileNotFoundError(f"{spec}: no such qrels file, BEIR folder or dataset spec")
-    qrels = _read_beir_qrels(path) if _looks_like_beir_tsv(path) else read_qrels(path)
+    qrels = read_beir_qrels(path) if _looks_like_beir_tsv(path) else read_qrels(path)
     if not qrels:
         raise ValueError(f"{spec}: no judgements found")
     return qrels

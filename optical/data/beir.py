@@ -29,7 +29,7 @@ from optical.data.errors import DataFormatError, iter_lines, not_found, require_
 from optical.data.types import Document, Qrels, RetrievalCollection
 from optical.paths import atomic_path
 
-__all__ = ["load_beir", "write_beir", "read_jsonl_corpus"]
+__all__ = ["load_beir", "write_beir", "read_jsonl_corpus", "read_beir_qrels"]
 
 _QRELS_HEADER = ["query-id", "corpus-id", "score"]
 _DIR_EXPECTED = "a BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)"
@@ -145,7 +145,7 @@ def _read_queries(path: Path) -> dict[str, str]:
     return queries
 
 
-def _read_beir_qrels(path: Path) -> Qrels:
+def read_beir_qrels(path: Path) -> Qrels:
     expected = "query-id<TAB>corpus-id<TAB>integer score"
     qrels: Qrels = {}
     first: dict[tuple[str, str], int] = {}
@@ -241,7 +241,7 @@ def load_beir(
             f"No such file (expected the BEIR qrels for split {split!r}: "
             f"query-id<TAB>corpus-id<TAB>score; splits found: {found or 'none'})",
         )
-    qrels = _read_beir_qrels(qrels_path)
+    qrels = read_beir_qrels(qrels_path)
     corpus = read_jsonl_corpus(_find(root, "corpus.jsonl"))
     all_queries = _read_queries(_find(root, "queries.jsonl"))
     queries = {qid: all_queries[qid] for qid in qrels if qid in all_queries}

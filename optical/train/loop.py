@@ -129,10 +129,13 @@ class _Objective:
 def _dev_eval(student: Encoder, teacher: Encoder, collection, n_queries: int, is_query: bool,
               corpus: str) -> dict[str, float]:
     """MRR@10 and R@1 of student queries against the teacher's (cached) corpus index."""
+    import random
+
     from optical.evaluation import evaluate
     from optical.retrieval import Retriever, corpus_index
 
-    qids = sorted(collection.qrels)[:n_queries]
+    qids = sorted(collection.qrels)
+    qids = sorted(random.Random(0).sample(qids, min(n_queries, len(qids))))  # a fixed spread-out sample
     queries = {q: collection.queries[q] for q in qids}
     index = corpus_index(teacher, collection.corpus, name=corpus, progress=False)
     retriever = Retriever(student if is_query else teacher, teacher, index)
