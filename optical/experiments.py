@@ -143,7 +143,7 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
               dry_run: bool = False, train_only: bool = False) -> dict[str, Any]:
     """Train and evaluate every planned run that is not done yet; return counts and timings."""
     from optical.bench import bench
-    from optical.systems import parse_system
+    from optical.systems import parse_system, release_encoders
     from optical.train.checkpoint import find_checkpoint
     from optical.train.loop import distill
 
@@ -173,10 +173,11 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
             stats["resumed" if resume else "trained"] += 1
             distill(run.config, resume=resume)
         if not train_only:
-            rows = bench([parse_system(str(run.run_dir), name=run.system)], spec.eval, spec.eval_split, store,
-                         mode=spec.mode, progress=progress,
+            system = parse_system(str(run.run_dir), name=run.system)
+            rows = bench([system], spec.eval, spec.eval_split, store, mode=spec.mode, progress=progress,
                          extra=extra | {"seed": run.seed, "variant": run.variant, "overrides": run.overrides})
             stats["evaluated"] += len(rows)
+            release_encoders(system.query_model)  # keep memory flat over long sweeps
     stats["seconds"] = time.time() - start
     say(f"sweep {spec.name} done: {json.dumps(stats)}")
     return stats

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from optical.encoders import Encoder, load_encoder
 
-__all__ = ["System", "ZERO_SHOT", "parse_system", "load_encoder_cached", "corpus_name"]
+__all__ = ["System", "ZERO_SHOT", "parse_system", "load_encoder_cached", "release_encoders", "corpus_name"]
 
 ZERO_SHOT = "bundled:multilingual-e5-small"
 _CACHE: dict[tuple[str, str], Encoder] = {}
@@ -75,6 +75,13 @@ def load_encoder_cached(name_or_path: str, device: str | None = None) -> Encoder
             enc.eval()
             _CACHE[key] = enc
         return _CACHE[key]
+
+
+def release_encoders(*names: str) -> None:
+    """Forget cached encoders of these models (a sweep drops each student after evaluating it)."""
+    with _LOCK:
+        for key in [k for k in _CACHE if k[0] in names]:
+            del _CACHE[key]
 
 
 def corpus_name(spec: str) -> str:

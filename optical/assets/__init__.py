@@ -6,7 +6,13 @@
 
 from __future__ import annotations
 
-from optical.assets.models import BUNDLED_MODELS, build_model, encoder_conventions, model_status, resolve_model
+from optical.assets.models import (
+    BUNDLED_MODELS,
+    build_model,
+    encoder_conventions,
+    model_status,
+    resolve_model,
+)
 from optical.assets.packages import AssetError
 
 __all__ = ["AssetError", "BUNDLED_MODELS", "build_model", "encoder_conventions", "model_status", "resolve_model"]

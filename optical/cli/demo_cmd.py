@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     env = os.environ | {"OPTICAL_DEMO_LOG": str(Path("runs") / "demo.log")}
     try:
         return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                                "--server.port", str(args.port)], env=env)
+                                "--server.port", str(args.port), "--server.fileWatcherType", "none"], env=env)
     finally:
         if worker is not None and worker.poll() is None:
             print("the demo pipeline is still running; it resumes where it stopped next time")

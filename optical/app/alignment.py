@@ -1,0 +1,276 @@
+"""Token alignment of one sentence pair by entropic OT, as OPTICAL's loss sees it.
+
+The student reads the foreign sentence (with the query prefix) and the teacher the
+English one (query prefix as in training, or the document prefix); the cost is
+``1 - cos(g(s_i), g(t_j))`` over the tokens that take part (content tokens, optionally
+the special tokens and the instruction prefix), ``g`` the geometry (raw, or centred on
+the teacher's mean token vector); the Sinkhorn plan is the soft alignment and
+``<P, C>`` the OT cost (the training loss for this pair).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from optical.app.locking import MODEL_LOCK
+from optical.losses import TokenGeometry, cosine_cost
+from optical.ot import sinkhorn
+
+__all__ = [
+    "AlignOptions",
+    "Alignment",
+    "SentenceTokens",
+    "align",
+    "fit_center",
+    "plan_links",
+    "sentence_tokens",
+]
+
+LINK_RULES = ("argmax", "mutual", "threshold")
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """How to align: Sinkhorn settings, geometry, tokens that take part, link rule.
+
+    ``reg_m`` None is balanced OT; a float relaxes both marginals (unbalanced OT).
+    ``threshold`` (rule ``threshold``): smallest share of a source token's mass a link
+    must carry.
+    """
+
+    eps: float = 0.05
+    reg_m: float | None = None
+    max_iter: int = 200
+    geometry: str = "center"
+    special_tokens: bool = False
+    prefix_tokens: bool = False
+    target_as_query: bool = True
+    link_rule: str = "argmax"
+    threshold: float = 0.3
+    max_length: int = 256
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.eps, int | float) and 0 < self.eps < math.inf):
+            raise ValueError(f"eps must be a positive number, got {self.eps!r}")
+        if self.reg_m is not None and not self.reg_m > 0:
+            raise ValueError(f"reg_m must be None (balanced) or > 0, got {self.reg_m!r}")
+        if self.geometry not in ("raw", "center"):
+            raise ValueError(f"geometry must be 'raw' or 'center', got {self.geometry!r}")
+        if self.link_rule not in LINK_RULES:
+            raise ValueError(f"link_rule must be one of {LINK_RULES}, got {self.link_rule!r}")
+        if not 0 < self.threshold <= 1:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
+
+
+@dataclass
+class SentenceTokens:
+    """The tokens of one sentence that take part, with their raw hidden vectors.
+
+    ``kinds`` is ``content``, ``special`` or ``prefix`` per token; ``n_all`` counts every
+    real token after truncation and ``truncated`` says the encoder's limit cut the text.
+    """
+
+    tokens: list[str]
+    kinds: list[str]
+    hidden: torch.Tensor  # [k, H] float32
+    n_all: int
+    truncated: bool
+
+
+@dataclass
+class Alignment:
+    """Cost matrix, transport plan and its reading as links for one sentence pair."""
+
+    source: str
+    target: str
+    student: str
+    teacher: str
+    src_tokens: list[str]
+    tgt_tokens: list[str]
+    src_kinds: list[str]
+    tgt_kinds: list[str]
+    cost: np.ndarray  # [n, m]
+    plan: np.ndarray  # [n, m]
+    ot_cost: float
+    mass: float
+    links: list[tuple[int, int, float]]
+    options: AlignOptions
+    truncated: tuple[bool, bool] = (False, False)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.cost.shape
+
+
+def _check_text(text: object, what: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"the {what} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError(f"the {what} is empty: type a sentence")
+    return text
+
+
+def sentence_tokens(encoder, text: str, is_query: bool, options: AlignOptions) -> SentenceTokens:
+    """Tokenise and encode ``text``; keep the tokens ``options`` lets take part."""
+    with MODEL_LOCK, torch.inference_mode():
+        batch = encoder.tokenize(
+            [text], is_query, max_length=min(options.max_length, encoder.max_length)
+        )
+        out = encoder(batch)
+        full = encoder.tokenizer(encoder.prefix(is_query) + text, verbose=False)["input_ids"]
+    real = batch.attention_mask[0].bool()
+    ids = batch.input_ids[0][real].tolist()
+    content = batch.content_mask[0][real].tolist()
+    specials = set(encoder.tokenizer.all_special_ids)
+    kinds = [
+        "content" if c else ("special" if i in specials else "prefix")
+        for i, c in zip(ids, content, strict=True)
+    ]
+    allowed = (
+        {"content"}
+        | ({"special"} if options.special_tokens else set())
+        | ({"prefix"} if options.prefix_tokens else set())
+    )
+    keep = [k in allowed for k in kinds]
+    hidden = out.hidden[0][real].float().cpu()[torch.tensor(keep, dtype=torch.bool)]
+    tokens = [t for t, k in zip(batch.tokens[0], keep, strict=True) if k]
+    return SentenceTokens(
+        tokens,
+        [k for k, ok in zip(kinds, keep, strict=True) if ok],
+        hidden,
+        len(ids),
+        len(full) > len(ids),
+    )
+
+
+def fit_center(
+    teacher,
+    sentences: Sequence[str],
+    is_query: bool = True,
+    max_length: int = 256,
+    batch_size: int = 16,
+) -> TokenGeometry:
+    """Centre on the teacher's mean content-token vector over ``sentences`` (as training does)."""
+    sentences = [s for s in sentences if isinstance(s, str) and s.strip()]
+    if not sentences:
+        raise ValueError("fit_center needs at least one non-empty sentence")
+    parts = []
+    for start in range(0, len(sentences), batch_size):
+        with MODEL_LOCK, torch.inference_mode():
+            batch = teacher.tokenize(
+                sentences[start : start + batch_size],
+                is_query,
+                max_length=min(max_length, teacher.max_length),
+            )
+            out = teacher(batch)
+            parts.append(out.hidden[out.content_mask.to(out.hidden.device)].float().cpu())
+    return TokenGeometry.fit(torch.cat(parts), "center")
+
+
+def plan_links(
+    plan: np.ndarray, rule: str = "argmax", threshold: float = 0.3
+) -> list[tuple[int, int, float]]:
+    """Read a plan as links ``(i, j, share)``; ``share`` = ``P_ij / sum_j P_ij``.
+
+    ``argmax``: each source token to its heaviest target; ``mutual``: only pairs that
+    are each other's argmax; ``threshold``: every pair carrying at least ``threshold``
+    of its source token's mass.
+    """
+    if rule not in LINK_RULES:
+        raise ValueError(f"rule must be one of {LINK_RULES}, got {rule!r}")
+    plan = np.asarray(plan, dtype=np.float64)
+    if plan.size == 0:
+        return []
+    share = plan / np.maximum(plan.sum(1, keepdims=True), 1e-300)
+    best_j = plan.argmax(1)
+    if rule == "threshold":
+        rows, cols = np.nonzero(share >= threshold)
+        return [(int(i), int(j), float(share[i, j])) for i, j in zip(rows, cols, strict=True)]
+    links = [(i, int(j), float(share[i, j])) for i, j in enumerate(best_j)]
+    if rule == "mutual":
+        best_i = plan.argmax(0)
+        links = [(i, j, s) for i, j, s in links if best_i[j] == i]
+    return links
+
+
+def align(
+    student,
+    teacher,
+    source: str,
+    target: str,
+    options: AlignOptions | None = None,
+    geometry: TokenGeometry | None = None,
+) -> Alignment:
+    """Align ``source`` (student, query side) with ``target`` (teacher) by entropic OT.
+
+    Parameters
+    ----------
+    student, teacher : optical.encoders.Encoder
+        Read the foreign and the English sentence (the same model for zero-shot).
+    source, target : str
+    options : AlignOptions
+    geometry : TokenGeometry, optional
+        Used when ``options.geometry == "center"`` (see :func:`fit_center`); without it
+        the pair's own teacher tokens give the mean.
+
+    Raises
+    ------
+    ValueError
+        Empty sentence, or no token takes part on one side.
+    """
+    options = options or AlignOptions()
+    _check_text(source, "source sentence")
+    _check_text(target, "target sentence")
+    src = sentence_tokens(student, source, True, options)
+    tgt = sentence_tokens(teacher, target, options.target_as_query, options)
+    for side, toks in (("source", src), ("target", tgt)):
+        if not toks.tokens:
+            raise ValueError(
+                f"no token of the {side} sentence takes part: allow special or prefix tokens"
+            )
+    if student.hidden_size != teacher.hidden_size:
+        raise ValueError(
+            f"{student.name_or_path} gives {student.hidden_size}-d and {teacher.name_or_path} "
+            f"{teacher.hidden_size}-d token vectors: not comparable"
+        )
+    notes = []
+    geo = None
+    if options.geometry == "center":
+        if geometry is None:
+            geometry = TokenGeometry.fit(tgt.hidden, "center")
+            notes.append("centred on this target sentence's own mean token (no bitext sample)")
+        geo = geometry
+    cost = cosine_cost(src.hidden[None], tgt.hidden[None], geo)[0].double()
+    plan = sinkhorn(
+        cost, eps=float(options.eps), max_iter=int(options.max_iter), reg_m=options.reg_m
+    )
+    for side, toks in (("source", src), ("target", tgt)):
+        if toks.truncated:
+            notes.append(
+                f"the {side} sentence was cut to {toks.n_all} tokens (the encoder's limit)"
+            )
+    plan_np, cost_np = plan.numpy(), cost.numpy()
+    return Alignment(
+        source=source,
+        target=target,
+        student=student.name_or_path,
+        teacher=teacher.name_or_path,
+        src_tokens=src.tokens,
+        tgt_tokens=tgt.tokens,
+        src_kinds=src.kinds,
+        tgt_kinds=tgt.kinds,
+        cost=cost_np.astype(np.float32),
+        plan=plan_np.astype(np.float32),
+        ot_cost=float((plan * cost).sum()),
+        mass=float(plan.sum()),
+        links=plan_links(plan_np, options.link_rule, options.threshold),
+        options=options,
+        truncated=(src.truncated, tgt.truncated),
+        notes=notes,
+    )
