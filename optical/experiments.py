@@ -136,6 +136,8 @@ def plan(spec: SweepSpec) -> list[PlannedRun]:
             seen.add(run_dir)
             cfg = apply_overrides(cfg, [f"run.out_dir={run_dir}", f"run.name={system}"])
             runs.append(PlannedRun(system, run_dir, overrides, cfg.run.seed, label, cfg))
+    # seed-major order: a sweep stopped half-way still has every system for the first seeds
+    runs.sort(key=lambda r: r.seed)
     return runs
 
 

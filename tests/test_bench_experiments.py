@@ -103,8 +103,8 @@ name = "mse"
 """)
     spec = load_spec(spec_file)
     runs = plan(spec)
-    assert [r.system for r in runs] == ["optical-bitext", "optical-bitext", "mse-bitext", "mse-bitext"]
-    assert [r.run_dir.name for r in runs] == ["optical-bitext-s0", "optical-bitext-s1", "mse-bitext-s0",
+    assert [r.system for r in runs] == ["optical-bitext", "mse-bitext", "optical-bitext", "mse-bitext"]
+    assert [r.run_dir.name for r in runs] == ["optical-bitext-s0", "mse-bitext-s0", "optical-bitext-s1",
                                              "mse-bitext-s1"]
     store = ResultsStore(tmp_path / "results.jsonl")
     stats = run_sweep(spec, store, progress=None)
