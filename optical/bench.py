@@ -162,6 +162,8 @@ def bench_table(
     systems = [s for s in (systems or present) if s in present]
     languages = [lang for lang in (languages or list(dict.fromkeys(frame["language"])))
                  if lang in set(frame["language"])]
+    if len(systems) == 1:  # one system: languages as rows, measures as columns
+        return _single_system_table(frame, systems[0], languages, measures)
     blocks = []
     for measure in measures:
         part = frame[frame["measure"] == measure][["system", "language", "qid", "measure", "value"]]
@@ -171,6 +173,23 @@ def bench_table(
                             average=True)
         blocks.append(f"**{LABELS.get(measure, measure)}**\n\n{table}")
     return "\n\n".join(blocks) + "\n\n" + MEASURE_NOTE
+
+
+def _single_system_table(frame: pd.DataFrame, system: str, languages: Sequence[str],
+                         measures: Sequence[str]) -> str:
+    from optical.assets.languages import resource_level
+
+    sub = frame[frame["system"] == system]
+    means = sub.groupby(["language", "measure"])["value"].mean()
+    counts = sub[sub["measure"] == measures[0]].groupby("language")["qid"].nunique()
+    head = "| language | resource | queries | " + " | ".join(LABELS.get(m, m) for m in measures) + " |"
+    lines = [f"**{system}**", "", head, "|:---|:---|---:|" + "---:|" * len(measures)]
+    for lang in languages:
+        cells = [f"{means.get((lang, m), float('nan')):.3f}" for m in measures]
+        lines.append(f"| {lang} | {resource_level(lang)} | {counts.get(lang, 0)} | " + " | ".join(cells) + " |")
+    avg = [f"{sub[sub['measure'] == m].groupby('language')['value'].mean().mean():.3f}" for m in measures]
+    lines.append("| *macro avg* | | | " + " | ".join(avg) + " |")
+    return "\n".join(lines) + "\n\n" + MEASURE_NOTE
 
 
 def summary_frame(store: ResultsStore) -> pd.DataFrame:
