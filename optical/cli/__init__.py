@@ -8,12 +8,20 @@ from collections.abc import Sequence
 
 from optical import __version__
 from optical.assets.packages import AssetError
-from optical.cli import assets_cmd, bench_cmd, demo_cmd, retrieval_cmd, sweep_cmd, train_cmd
+from optical.cli import (
+    assets_cmd,
+    bench_cmd,
+    demo_cmd,
+    report_cmd,
+    retrieval_cmd,
+    sweep_cmd,
+    train_cmd,
+)
 
 __all__ = ["main", "build_parser"]
 
 # Each module exposes ``register(subparsers)``; its parser sets ``func``.
-COMMANDS = [assets_cmd, train_cmd, retrieval_cmd, bench_cmd, sweep_cmd, demo_cmd]
+COMMANDS = [assets_cmd, train_cmd, retrieval_cmd, bench_cmd, sweep_cmd, demo_cmd, report_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
