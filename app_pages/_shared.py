@@ -236,12 +236,21 @@ def _marks(
     fam: str,
     systems: tuple[str, ...],
     baseline: str,
+    group: str | None,
 ):
     return significance_marks(
-        _results(path, stamp), split, fam, systems=list(systems), baseline=baseline
+        _results(path, stamp).in_group(group), split, fam, systems=list(systems), baseline=baseline
     )
 
 
-def marks(path: Path, split: str, fam: str, systems: tuple[str, ...], baseline: str):
-    """Significance marks vs ``baseline`` (see :func:`optical.app.results.significance_marks`)."""
-    return _marks(str(path), _stamp(path), split, fam, systems, baseline)
+def marks(
+    path: Path,
+    split: str,
+    fam: str,
+    systems: tuple[str, ...],
+    baseline: str,
+    group: str | None = None,
+):
+    """Significance marks vs ``baseline`` within one experiment ``group`` (None: all rows);
+    see :func:`optical.app.results.significance_marks`."""
+    return _marks(str(path), _stamp(path), split, fam, systems, baseline, group)

@@ -25,6 +25,7 @@ from optical.viz.results import (
     spread_box,
 )
 
+ALL_GROUPS = "(all experiments)"
 S = sh.settings()
 st.title("Per-language results")
 
@@ -40,11 +41,26 @@ if data.empty:
         f"{EMPTY_HINT}\n# with trained runs too:\n{EMPTY_HINT} runs/<run folder>", language="bash"
     )
 else:
+    groups = data.groups()
+    if len(groups) > 1:
+        group = st.selectbox(
+            "Experiment",
+            [*groups, ALL_GROUPS],
+            key="group",
+            format_func=lambda g: g or "(no group)",
+            help="A sweep or bench group. The same system name can mean different trainings "
+            "in different experiments, so one experiment is shown at a time by default.",
+        )
+        data = data.in_group(None if group == ALL_GROUPS else group)
+    else:
+        group = ALL_GROUPS
     c1, c2, c3, c4 = st.columns([1, 1, 3, 1])
     split = c1.selectbox("Split", data.splits(), key="split")
     fam = c2.selectbox("Benchmark", data.families(), key="family")
     present = data.systems()
-    chosen = c3.multiselect("Systems", present, default=present, key="systems")
+    # one selection per experiment: system names differ between experiments
+    systems_key = "systems" if group == ALL_GROUPS else f"systems:{group}"
+    chosen = c3.multiselect("Systems", present, default=present, key=systems_key)
     baseline = c4.selectbox(
         "Baseline",
         present,
@@ -65,7 +81,14 @@ else:
     )
     with sh.guard("Could not summarise the results"):
         means = language_means(data, split, fam, systems=chosen)
-        marks = sh.marks(S.results, split, fam, tuple(dict.fromkeys([baseline, *chosen])), baseline)
+        marks = sh.marks(
+            S.results,
+            split,
+            fam,
+            tuple(dict.fromkeys([baseline, *chosen])),
+            baseline,
+            None if group == ALL_GROUPS else group,
+        )
         marks = marks[marks["system"].isin(chosen)]
     if means.empty:
         st.warning(f"No {fam} results on the {split} split for these systems.")

@@ -159,6 +159,45 @@ def test_results_view_tables_marks_and_interactions(env):
     assert any("at least one system" in w for w in texts(at.warning))
 
 
+def test_results_view_one_experiment_at_a_time(env, monkeypatch, tmp_path):
+    """The same system name in two sweep groups is not averaged across them."""
+    from optical.results import ResultsStore
+    from tests.test_app_service import _store_rows
+
+    rows = []
+    for group, boost, langs in (("main", 0.3, ("sw", "tl", "de")), ("tune", -0.3, ("sw",))):
+        for r in _store_rows(Path(env["OPTICAL_RESULTS"]).parent):
+            if r["language"] in langs and r["system"] in ("zero-shot", "tiny-optical"):
+                r = r | {"key": f"{group}-{r['key']}", "group": group}
+                if r["system"] == "tiny-optical":
+                    r["per_query"] = {
+                        m: {q: min(1.0, max(0.0, v + boost)) for q, v in pq.items()}
+                        for m, pq in r["per_query"].items()
+                    }
+                    r["metrics"] = {m: sum(pq.values()) / len(pq) for m, pq in r["per_query"].items()}
+                rows.append(r)
+    store = tmp_path / "groups.jsonl"
+    ResultsStore(store).extend(rows)
+    monkeypatch.setenv("OPTICAL_RESULTS", str(store))
+    at = open_page("results")
+    assert at.selectbox(key="group").value == "main"  # the larger group first
+    main = first_table(at)
+    assert list(main.columns[:3]) == ["sw", "tl", "de"]
+    at.selectbox(key="group").set_value("tune").run()
+    no_exception(at)
+    tune = first_table(at)
+    assert "tl" not in tune.columns
+    assert float(tune.loc["tiny-optical", "sw"].split()[0]) < float(
+        main.loc["tiny-optical", "sw"].split()[0]
+    )
+    at.selectbox(key="group").set_value("(all experiments)").run()
+    no_exception(at)
+    mixed = float(first_table(at).loc["tiny-optical", "sw"].split()[0])
+    assert float(tune.loc["tiny-optical", "sw"].split()[0]) < mixed < float(
+        main.loc["tiny-optical", "sw"].split()[0]
+    )
+
+
 def test_results_view_empty_and_corrupt_store(env, monkeypatch, tmp_path):
     monkeypatch.setenv("OPTICAL_RESULTS", str(tmp_path / "none.jsonl"))
     at = open_page("results")

@@ -70,6 +70,29 @@ class ResultsData:
         names = list(dict.fromkeys(self.summary["system"]))
         return sorted(names, key=lambda s: (s != "zero-shot", names.index(s)))
 
+    def groups(self) -> list[str]:
+        """Experiment groups (sweep names), the one with the most rows first."""
+        if "group" not in self.summary.columns:
+            return []
+        counts = self.summary.drop_duplicates("key")["group"].fillna("").value_counts(sort=False)
+        first = {g: i for i, g in enumerate(dict.fromkeys(self.summary["group"].fillna("")))}
+        return sorted(counts.index, key=lambda g: (-counts[g], first[g]))
+
+    def in_group(self, group: str | None) -> ResultsData:
+        """Only one experiment group's rows (``None``: every row).
+
+        The same system name can stand for different trainings in different groups
+        (e.g. ``optical-sw`` in a tuning sweep and in the main comparison), so views that
+        average over runs of a system should look at one group at a time.
+        """
+        if group is None:
+            return self
+        return ResultsData(
+            self.path,
+            self.summary[self.summary["group"].fillna("") == group].reset_index(drop=True),
+            self.per_query[self.per_query["group"].fillna("") == group].reset_index(drop=True),
+        )
+
 
 def _pairs(row: dict) -> float:
     """Bitext pairs a trained row saw (its run's summary, else ``data.max_pairs``)."""
