@@ -70,6 +70,21 @@ def test_bench_rows_match_direct_evaluation_and_are_not_redone(tmp_path, tiny_mo
     assert evaluate_system(system, str(data), "dev")["n_queries"] == 12
 
 
+def test_bench_cli_group_labels_rows_and_filters_the_table(tmp_path, tiny_model_dir, capsys):
+    from optical.cli import main
+
+    data = write_tiny_beir(tmp_path / "tiny")
+    store = tmp_path / "results.jsonl"
+    common = ["bench", "--store", str(store), "--datasets", str(data), "--systems", str(tiny_model_dir)]  # named "model"
+    assert main([*common, "--group", "g1"]) == 0
+    assert [r["group"] for r in ResultsStore(store).rows()] == ["g1"]
+    capsys.readouterr()
+    assert main([*common, "--table-only", "--group", "g1"]) == 0
+    assert "| tiny | unknown | 12 |" in capsys.readouterr().out
+    assert main([*common, "--table-only", "--group", "other"]) == 0
+    assert "| tiny | unknown | 12 |" not in capsys.readouterr().out
+
+
 def test_sweep_plans_trains_evaluates_and_resumes(tmp_path, tiny_model_dir):
     bitext = write_tiny_bitext(tmp_path / "bitext.tsv")
     data = write_tiny_beir(tmp_path / "tiny")

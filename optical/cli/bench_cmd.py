@@ -13,6 +13,7 @@ query=<model>,doc=<model>. Datasets: bible:<lang>, cldr:<lang>, or a BEIR folder
   optical bench --systems zero-shot                       # README zero-shot table
   optical bench --systems zero-shot runs/optical-sw runs/mse-sw --languages sw,tl,de
   optical bench --table-only                              # just print the stored table
+  optical bench --table-only --group bible-main --systems zero-shot optical-sw mse-sw   # one sweep's rows
 
 Rows already in the store (same system, dataset, split, settings) are not recomputed.
 """
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default $OPTICAL_RESULTS or runs/results.jsonl)")
     p.add_argument("--baseline", default="zero-shot", help="system the significance marks compare against")
     p.add_argument("--table-only", action="store_true", help="do not evaluate; print the table from the store")
+    p.add_argument("--group", default=None,
+                   help="experiment group: labels the new rows and restricts the table to it (a sweep's name, "
+                        "e.g. bible-main; default: rows of every group, averaged per system name)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=run)
 
@@ -44,9 +48,10 @@ def run(args: argparse.Namespace) -> int:
     datasets = args.datasets or [f"bible:{c}" for c in parse_languages(args.languages, BIBLE_LANGUAGES)]
     systems = [parse_system(s) for s in args.systems]
     if not args.table_only:
-        bench(systems, datasets, split=args.split, store=store, k=args.k, mode=args.mode, device=args.device)
+        bench(systems, datasets, split=args.split, store=store, k=args.k, mode=args.mode, device=args.device,
+              extra={"group": args.group} if args.group else None)
     family = datasets[0].split(":", 1)[0] if ":" in datasets[0] else None
     print()
     print(bench_table(store, systems=[s.name for s in systems], languages=[dataset_language(d) for d in datasets],
-                      baseline=args.baseline, split=args.split, dataset_family=family))
+                      baseline=args.baseline, split=args.split, dataset_family=family, group=args.group))
     return 0
