@@ -81,8 +81,9 @@ def test_bench_cli_group_labels_rows_and_filters_the_table(tmp_path, tiny_model_
     capsys.readouterr()
     assert main([*common, "--table-only", "--group", "g1"]) == 0
     assert "| tiny | unknown | 12 |" in capsys.readouterr().out
-    assert main([*common, "--table-only", "--group", "other"]) == 0
-    assert "| tiny | unknown | 12 |" not in capsys.readouterr().out
+    assert main([*common, "--table-only", "--group", "other"]) == 1  # nothing in that group
+    out = capsys.readouterr()
+    assert "| tiny |" not in out.out and "no results match" in out.err
 
 
 def test_sweep_plans_trains_evaluates_and_resumes(tmp_path, tiny_model_dir):
