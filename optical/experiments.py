@@ -32,6 +32,7 @@ average over seeds); its folder is ``<runs_dir>/<variant>-<lang>-s<seed>[-<hash>
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -45,7 +46,7 @@ from typing import Any
 from optical.results import ResultsStore
 from optical.train.config import DistillConfig, apply_overrides
 
-__all__ = ["SweepSpec", "PlannedRun", "load_spec", "plan", "run_sweep"]
+__all__ = ["SweepSpec", "PlannedRun", "load_spec", "plan", "select", "run_sweep"]
 
 Progress = Callable[[str], None]
 
@@ -141,9 +142,25 @@ def plan(spec: SweepSpec) -> list[PlannedRun]:
     return runs
 
 
+def select(runs: list[PlannedRun], only: list[str]) -> list[PlannedRun]:
+    """Keep the runs whose system name or folder name matches one of the ``only`` patterns
+    (shell-style, e.g. ``optical-sw``, ``*-sw-s0``); a pattern matching nothing is an error."""
+    kept = [r for r in runs if any(fnmatch.fnmatchcase(n, p) for p in only for n in (r.system, r.run_dir.name))]
+    for pattern in only:
+        if not any(fnmatch.fnmatchcase(n, pattern) for r in runs for n in (r.system, r.run_dir.name)):
+            names = sorted({r.run_dir.name for r in runs})
+            raise ValueError(f"--only {pattern!r} matches no run of this sweep; runs: {', '.join(names)}")
+    return kept
+
+
 def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Progress | None = print,
-              dry_run: bool = False, train_only: bool = False) -> dict[str, Any]:
-    """Train and evaluate every planned run that is not done yet; return counts and timings."""
+              dry_run: bool = False, train_only: bool = False, only: list[str] | None = None,
+              skip_zero_shot: bool = False) -> dict[str, Any]:
+    """Train and evaluate every planned run that is not done yet; return counts and timings.
+
+    ``only`` restricts the training runs to those matching the patterns (see :func:`select`);
+    ``skip_zero_shot`` leaves out the zero-shot systems.
+    """
     from optical.bench import bench
     from optical.systems import parse_system, release_encoders
     from optical.train.checkpoint import find_checkpoint
@@ -151,8 +168,11 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
 
     store = store or ResultsStore(spec.store)
     runs = plan(spec)
+    if only:
+        runs = select(runs, only)
+    zero_shot = [] if skip_zero_shot else spec.zero_shot
     say = progress or (lambda *_: None)
-    say(f"sweep {spec.name}: {len(runs)} training runs + {len(spec.zero_shot)} zero-shot systems "
+    say(f"sweep {spec.name}: {len(runs)} training runs + {len(zero_shot)} zero-shot systems "
         f"x {len(spec.eval)} datasets -> {store.path}")
     if dry_run:
         for r in runs:
@@ -162,7 +182,7 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
     start = time.time()
     extra = {"group": spec.name}
     if not train_only:
-        for name in spec.zero_shot:
+        for name in zero_shot:
             rows = bench([parse_system(name)], spec.eval, spec.eval_split, store, mode=spec.mode,
                          progress=progress, extra=extra | {"seed": None, "variant": "zero-shot"})
             stats["evaluated"] += len(rows)

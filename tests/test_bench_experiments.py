@@ -7,7 +7,7 @@ import pytest
 from optical.bench import bench, bench_table, evaluate_system
 from optical.data.beir import load_beir
 from optical.evaluation import evaluate
-from optical.experiments import load_spec, plan, run_sweep
+from optical.experiments import load_spec, plan, run_sweep, select
 from optical.results import ResultsStore
 from optical.systems import parse_system
 from tests.train_fixtures import write_tiny_beir, write_tiny_bitext
@@ -138,3 +138,9 @@ name = "mse"
     assert (third["resumed"], third["trained"]) == (1, 0)
     with pytest.raises(ValueError, match="variant optical.*unknown setting"):
         plan(load_spec(spec_file, {"objective.bogus": 1}))
+    # --only: a subset by system or folder pattern; a pattern that matches nothing names the runs
+    assert [r.run_dir.name for r in select(runs, ["mse-bitext"])] == ["mse-bitext-s0", "mse-bitext-s1"]
+    assert [r.run_dir.name for r in select(runs, ["*-s1", "optical-bitext-s0"])] == [
+        "optical-bitext-s0", "optical-bitext-s1", "mse-bitext-s1"]
+    with pytest.raises(ValueError, match="matches no run.*mse-bitext-s0"):
+        select(runs, ["ce-*"])

@@ -12,6 +12,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default: the spec's, else runs/results.jsonl)")
     p.add_argument("--dry-run", action="store_true", help="list the planned runs and exit")
     p.add_argument("--train-only", action="store_true", help="train, do not evaluate")
+    p.add_argument("--only", default=None, metavar="PATTERNS",
+                   help="comma-separated system or run-folder names (shell patterns) to run, "
+                        "e.g. 'optical-sw-s0,*-tl-s0'; the rest of the spec is left for later")
+    p.add_argument("--no-zero-shot", action="store_true", help="do not (re-)evaluate the zero-shot systems")
     p.add_argument("set", nargs="*", metavar="key=value",
                    help="override a [sweep] key (e.g. runs_dir=...) or a base setting (e.g. optim.max_steps=5)")
     p.set_defaults(func=run)
@@ -40,5 +44,7 @@ def run(args: argparse.Namespace) -> int:
             overrides[key] = value
     spec = load_spec(args.spec, overrides)
     store = ResultsStore(args.store or spec.store)
-    run_sweep(spec, store, dry_run=args.dry_run, train_only=args.train_only)
+    only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only else None
+    run_sweep(spec, store, dry_run=args.dry_run, train_only=args.train_only, only=only,
+              skip_zero_shot=args.no_zero_shot)
     return 0
