@@ -123,3 +123,15 @@ def test_atomic_dir_removes_stale_leftovers(tmp_path, monkeypatch):
     with atomic_dir(tmp_path / "model") as tmp:
         (tmp / "x").write_text("1")
     assert not old.exists() and fresh.exists() and (tmp_path / "model" / "x").read_text() == "1"
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path):
+    import stat
+
+    from optical.paths import _UMASK, atomic_write_text
+
+    target = tmp_path / "report.md"
+    atomic_write_text(target, "x")
+    assert target.read_text() == "x"
+    # mkstemp creates private 0600 files; a written report or index gets 0666 minus the umask
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~_UMASK
