@@ -8,6 +8,7 @@ Playwright, and saves three small PNGs: ``alignment.png``, ``results.png``, ``se
     .venv/bin/python docs/make_screenshots.py                      # newest finished run
     .venv/bin/python docs/make_screenshots.py --student optical-sw --pair 3
     .venv/bin/python docs/make_screenshots.py --url http://localhost:8501   # a running app
+    .venv/bin/python docs/make_screenshots.py --group bible-main    # one experiment's results
 
 Needs ``playwright`` (dev extra) and ``/usr/bin/chromium`` (``.ci/setup --test``).
 """
@@ -159,10 +160,12 @@ def alignment(page, url: str, out: Path, student: str | None, pair: int) -> None
     shot(page, out / "alignment.png", '[data-testid="stTabs"]')
 
 
-def results(page, url: str, out: Path, split: str | None) -> None:
+def results(page, url: str, out: Path, split: str | None, group: str | None = None) -> None:
     page.goto(f"{url}/results")
     page.get_by_role("heading", name="Per-language results").wait_for(timeout=WAIT_MS)
     idle(page)
+    if group:
+        pick(page, "Experiment", group)
     if split:
         pick(page, "Split", split)
     page.mouse.move(WIDTH // 2, 1990)  # no hover effects
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--split", default=None, help="results split shown (default: the app's, test)"
     )
+    parser.add_argument("--results", default=None, help="results store (sets OPTICAL_RESULTS)")
+    parser.add_argument("--group", default=None, help="experiment (sweep group) of the results view")
     parser.add_argument("--query", default="Mungu aliupenda ulimwengu sana", help="search query")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="output folder")
     args = parser.parse_args(argv)
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         page = browser.new_page(viewport={"width": WIDTH, "height": 2000})
         page.set_default_timeout(WAIT_MS)
         alignment(page, url, out, args.student, args.pair)
-        results(page, url, out, args.split)
+        results(page, url, out, args.split, args.group)
         search(page, url, out, args.student, args.query)
         browser.close()
     return 0
