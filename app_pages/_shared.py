@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from optical.app.alignment import Alignment, AlignOptions, align, fit_center
+from optical.app.alignment import Alignment, AlignOptions, align, fit_geometry
 from optical.app.datasets import load_corpus, load_pairs, model_problem
 from optical.app.locking import MODEL_LOCK
 from optical.app.results import ResultsData, load_results, significance_marks
@@ -134,13 +134,15 @@ def pairs(spec: str) -> tuple[list[str], list[str], list[str], str, str]:
 
 
 @st.cache_resource(show_spinner="Fitting the geometry on the teacher's tokens (once)…")
-def _center(teacher: str, bitext: str, as_query: bool, device: str) -> TokenGeometry | None:
+def _geometry(
+    teacher: str, bitext: str, as_query: bool, device: str, kind: str = "center"
+) -> TokenGeometry | None:
     for split in ("train", "test"):
         try:
             sentences = load_pairs(bitext, split).tgt[:64]
         except (FileNotFoundError, ValueError):
             continue
-        return fit_center(encoder(teacher, device), sentences, as_query)
+        return fit_geometry(encoder(teacher, device), sentences, kind, as_query)
     return None
 
 
@@ -156,9 +158,9 @@ def alignment(
 ) -> Alignment:
     """The OT alignment of one pair by (student, teacher) (see :func:`optical.app.alignment.align`)."""
     geometry = (
-        _center(teacher, bitext, options.target_as_query, device)
-        if options.geometry == "center"
-        else None
+        None
+        if options.geometry == "raw"
+        else _geometry(teacher, bitext, options.target_as_query, device, options.geometry)
     )
     return align(
         encoder(student, device), encoder(teacher, device), source, target, options, geometry

@@ -40,11 +40,13 @@ with st.sidebar:
     )
     geometry = st.radio(
         "Geometry",
-        ["center", "raw"],
+        ["center", "whiten", "raw"],
         horizontal=True,
         key="geometry",
-        help="center: cosines after subtracting the teacher's mean token vector (as trained); "
-        "raw: plain cosines (nearly uniform costs on e5).",
+        help="center: cosines after subtracting the teacher's mean token vector; whiten: "
+        "centred, then whitened with the teacher's token covariance (the recipe of the main "
+        "configs); raw: plain cosines (nearly uniform costs on e5). Pick the one the student "
+        "was trained with (its run config, objective.geometry).",
     )
     st.subheader("Tokens that take part")
     special = st.checkbox("Special tokens (<s>, </s>)", key="special")

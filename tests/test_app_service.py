@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optical.app.alignment import AlignOptions, align, fit_center, plan_links
+from optical.app.alignment import AlignOptions, align, fit_center, fit_geometry, plan_links
 from optical.app.results import (
     EMPTY_HINT,
     csv_frame,
@@ -249,6 +249,12 @@ def test_align_controls_change_the_plan(e5_style):
     assert not np.allclose(centred.cost, base.cost) and centred.notes == []
     own = align(e5_style, e5_style, src, tgt, AlignOptions(geometry="center"))
     assert any("own mean" in note for note in own.notes)
+    wgeo = fit_geometry(e5_style, [tgt, "the light and the water"], "whiten")
+    whitened = align(e5_style, e5_style, src, tgt, AlignOptions(geometry="whiten"), wgeo)
+    assert not np.allclose(whitened.cost, centred.cost)
+    assert np.allclose(whitened.plan.sum(), 1.0) and np.isfinite(whitened.cost).all()
+    with pytest.raises(ValueError, match="geometry must be one of"):
+        AlignOptions(geometry="zca")
 
 
 def test_align_bad_input_and_long_sentences(e5_style):

@@ -3,8 +3,8 @@
 The student reads the foreign sentence (with the query prefix) and the teacher the
 English one (query prefix as in training, or the document prefix); the cost is
 ``1 - cos(g(s_i), g(t_j))`` over the tokens that take part (content tokens, optionally
-the special tokens and the instruction prefix), ``g`` the geometry (raw, or centred on
-the teacher's mean token vector); the Sinkhorn plan is the soft alignment and
+the special tokens and the instruction prefix), ``g`` the geometry (raw, centred on
+the teacher's mean token vector, or centred and whitened, as in training); the Sinkhorn plan is the soft alignment and
 ``<P, C>`` the OT cost (the training loss for this pair).
 """
 
@@ -27,11 +27,14 @@ __all__ = [
     "SentenceTokens",
     "align",
     "fit_center",
+    "fit_geometry",
+    "GEOMETRIES",
     "plan_links",
     "sentence_tokens",
 ]
 
 LINK_RULES = ("argmax", "mutual", "threshold")
+GEOMETRIES = ("center", "whiten", "raw")  # as objective.geometry in training
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,8 @@ class AlignOptions:
             raise ValueError(f"eps must be a positive number, got {self.eps!r}")
         if self.reg_m is not None and not self.reg_m > 0:
             raise ValueError(f"reg_m must be None (balanced) or > 0, got {self.reg_m!r}")
-        if self.geometry not in ("raw", "center"):
-            raise ValueError(f"geometry must be 'raw' or 'center', got {self.geometry!r}")
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"geometry must be one of {GEOMETRIES}, got {self.geometry!r}")
         if self.link_rule not in LINK_RULES:
             raise ValueError(f"link_rule must be one of {LINK_RULES}, got {self.link_rule!r}")
         if not 0 < self.threshold <= 1:
@@ -157,9 +160,22 @@ def fit_center(
     batch_size: int = 16,
 ) -> TokenGeometry:
     """Centre on the teacher's mean content-token vector over ``sentences`` (as training does)."""
+    return fit_geometry(teacher, sentences, "center", is_query, max_length, batch_size)
+
+
+def fit_geometry(
+    teacher,
+    sentences: Sequence[str],
+    kind: str = "center",
+    is_query: bool = True,
+    max_length: int = 256,
+    batch_size: int = 16,
+) -> TokenGeometry:
+    """Fit the token geometry ``kind`` ("center" or "whiten") on the teacher's content
+    tokens of ``sentences``, as training does."""
     sentences = [s for s in sentences if isinstance(s, str) and s.strip()]
     if not sentences:
-        raise ValueError("fit_center needs at least one non-empty sentence")
+        raise ValueError("fitting the geometry needs at least one non-empty sentence")
     parts = []
     for start in range(0, len(sentences), batch_size):
         with MODEL_LOCK, torch.inference_mode():
@@ -170,7 +186,7 @@ def fit_center(
             )
             out = teacher(batch)
             parts.append(out.hidden[out.content_mask.to(out.hidden.device)].float().cpu())
-    return TokenGeometry.fit(torch.cat(parts), "center")
+    return TokenGeometry.fit(torch.cat(parts), kind)
 
 
 def plan_links(
@@ -216,8 +232,8 @@ def align(
     source, target : str
     options : AlignOptions
     geometry : TokenGeometry, optional
-        Used when ``options.geometry == "center"`` (see :func:`fit_center`); without it
-        the pair's own teacher tokens give the mean.
+        Used when ``options.geometry`` is "center" or "whiten" (see :func:`fit_geometry`);
+        without it the pair's own teacher tokens are the sample.
 
     Raises
     ------
@@ -241,10 +257,13 @@ def align(
         )
     notes = []
     geo = None
-    if options.geometry == "center":
+    if options.geometry != "raw":
         if geometry is None:
-            geometry = TokenGeometry.fit(tgt.hidden, "center")
-            notes.append("centred on this target sentence's own mean token (no bitext sample)")
+            geometry = TokenGeometry.fit(tgt.hidden, options.geometry)
+            notes.append(
+                f"geometry ({options.geometry}) fitted on this target sentence's own mean token "
+                "(no bitext sample)"
+            )
         geo = geometry
     cost = cosine_cost(src.hidden[None], tgt.hidden[None], geo)[0].double()
     plan = sinkhorn(
