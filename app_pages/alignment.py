@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _shared as sh
-from optical.app.alignment import AlignOptions
+from optical.app.alignment import GEOMETRIES, AlignOptions
 from optical.app.datasets import bitext_choices, build_command, dataset_problem
 from optical.viz.alignment import MAX_TOKENS, alignment_links, cost_heatmap, plan_heatmap
 
@@ -40,7 +40,7 @@ with st.sidebar:
     )
     geometry = st.radio(
         "Geometry",
-        ["center", "whiten", "raw"],
+        list(GEOMETRIES),
         horizontal=True,
         key="geometry",
         help="center: cosines after subtracting the teacher's mean token vector; whiten: "

@@ -142,12 +142,16 @@ def plan(spec: SweepSpec) -> list[PlannedRun]:
     return runs
 
 
+def _matches(run: PlannedRun, pattern: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for name in (run.system, run.run_dir.name))
+
+
 def select(runs: list[PlannedRun], only: list[str]) -> list[PlannedRun]:
     """Keep the runs whose system name or folder name matches one of the ``only`` patterns
     (shell-style, e.g. ``optical-sw``, ``*-sw-s0``); a pattern matching nothing is an error."""
-    kept = [r for r in runs if any(fnmatch.fnmatchcase(n, p) for p in only for n in (r.system, r.run_dir.name))]
+    kept = [r for r in runs if any(_matches(r, p) for p in only)]
     for pattern in only:
-        if not any(fnmatch.fnmatchcase(n, pattern) for r in runs for n in (r.system, r.run_dir.name)):
+        if not any(_matches(r, pattern) for r in runs):
             names = sorted({r.run_dir.name for r in runs})
             raise ValueError(f"--only {pattern!r} matches no run of this sweep; runs: {', '.join(names)}")
     return kept

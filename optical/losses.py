@@ -37,6 +37,7 @@ from optical.ot import sinkhorn
 __all__ = [
     "TokenGeometry",
     "cosine_cost",
+    "GEOMETRY_KINDS",
     "token_marginals",
     "optical_loss",
     "OTLossOutput",
@@ -46,6 +47,9 @@ __all__ = [
 ]
 
 
+GEOMETRY_KINDS = ("center", "whiten", "raw")  # objective.geometry; "raw" reproduces the collapse
+
+
 @dataclass
 class TokenGeometry:
     """A map applied to token vectors before the cosine: ``g(x) = (x - mean) @ transform``.
@@ -53,12 +57,12 @@ class TokenGeometry:
     ``kind="raw"`` is the identity. Fit with :meth:`fit` on the teacher's content tokens.
     """
 
-    kind: str = "center"  # "raw" | "center" | "whiten"
+    kind: str = "center"  # one of GEOMETRY_KINDS
     mean: Tensor | None = None  # [H]
     transform: Tensor | None = None  # [H, H] (whiten only)
 
     def __post_init__(self) -> None:
-        if self.kind not in {"raw", "center", "whiten"}:
+        if self.kind not in GEOMETRY_KINDS:
             raise ValueError(f"geometry must be 'raw', 'center' or 'whiten', got {self.kind!r}")
 
     @classmethod

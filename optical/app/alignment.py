@@ -4,8 +4,8 @@ The student reads the foreign sentence (with the query prefix) and the teacher t
 English one (query prefix as in training, or the document prefix); the cost is
 ``1 - cos(g(s_i), g(t_j))`` over the tokens that take part (content tokens, optionally
 the special tokens and the instruction prefix), ``g`` the geometry (raw, centred on
-the teacher's mean token vector, or centred and whitened, as in training); the Sinkhorn plan is the soft alignment and
-``<P, C>`` the OT cost (the training loss for this pair).
+the teacher's mean token vector, or centred and whitened, as in training); the Sinkhorn
+plan is the soft alignment and ``<P, C>`` the OT cost (the training loss for this pair).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from optical.app.locking import MODEL_LOCK
-from optical.losses import TokenGeometry, cosine_cost
+from optical.losses import GEOMETRY_KINDS, TokenGeometry, cosine_cost
 from optical.ot import sinkhorn
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 LINK_RULES = ("argmax", "mutual", "threshold")
-GEOMETRIES = ("center", "whiten", "raw")  # as objective.geometry in training
+GEOMETRIES = GEOMETRY_KINDS  # as objective.geometry in training
 
 
 @dataclass(frozen=True)
@@ -260,8 +260,9 @@ def align(
     if options.geometry != "raw":
         if geometry is None:
             geometry = TokenGeometry.fit(tgt.hidden, options.geometry)
+            sample = "mean token" if options.geometry == "center" else "mean and covariance"
             notes.append(
-                f"geometry ({options.geometry}) fitted on this target sentence's own mean token "
+                f"geometry ({options.geometry}) fitted on this target sentence's own {sample} "
                 "(no bitext sample)"
             )
         geo = geometry
