@@ -34,12 +34,12 @@ ARGS = [
 ]
 WAIT_MS = 90_000
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not Path(CHROMIUM).is_file()
     or shutil.which("streamlit", path=str(Path(sys.executable).parent)) is None,
     reason=f"needs Chromium at {CHROMIUM} (`apt-get install chromium`; `.ci/setup --test` installs it) "
     "and streamlit in this environment",
-)
+)]
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="needs the playwright package (dev extra)"
 )

@@ -213,6 +213,7 @@ def test_inject_parameters_adds_or_replaces_one_cell():
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_on_smoke_parameters(name, world):
     nb = execute_notebook(

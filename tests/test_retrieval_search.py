@@ -95,11 +95,9 @@ def test_maxsim_exact_equals_brute_force_and_rerank(encoder, corpus, retriever):
     auto = retriever.search(QUERIES, k=10, mode="maxsim")  # 30 docs <= 10k: exact
     rerank = retriever.search(QUERIES, k=10, mode="maxsim", exact=False, rerank_depth=30)
     assert exact == auto
-    # the rerank path scores the same pairs in other batch shapes: same ranking, same
-    # scores up to float32 summation order
-    for qid in QUERIES:
-        assert list(rerank[qid]) == list(exact[qid])
-        np.testing.assert_allclose(list(rerank[qid].values()), list(exact[qid].values()), rtol=1e-6)
+    # the rerank path scores the same pairs in other batch shapes: the very same scores
+    # (exact arithmetic, see optical.retrieval.scoring)
+    assert rerank == exact
     # token vectors are stored in float16: compare with a matching tolerance
     for qid, docs in exact.items():
         ref = reference[qid]
@@ -301,5 +299,8 @@ def test_query_without_content_tokens_falls_back_to_pooled(retriever, monkeypatc
     pooled = retriever.search(QUERIES, k=5, mode="pooled")
     for mode in ("maxsim", "ot"):
         run = retriever.search(QUERIES, k=5, mode=mode)
-        assert run["q2"] == pooled["q2"]
+        # q2 is searched by FAISS in another query batch than in pooled mode: same ranking,
+        # same scores up to FAISS's float32 arithmetic (which may depend on the batch)
+        assert list(run["q2"]) == list(pooled["q2"])
+        np.testing.assert_allclose(list(run["q2"].values()), list(pooled["q2"].values()), rtol=1e-6)
         assert run["q1"] != pooled["q1"]

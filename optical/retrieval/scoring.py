@@ -2,8 +2,22 @@
 
 All inputs are L2-normalised token vectors (cosine = dot product), padded into
 batches with boolean masks (True = real token). Everything runs on the inputs'
-device and dtype (float16/bfloat16 are computed in float32). Used by the
-retriever (MaxSim and OT reranking) and by the explanation heatmaps.
+device. Used by the retriever (MaxSim and OT reranking) and by the explanation
+heatmaps.
+
+Exact, order-independent scores
+-------------------------------
+:func:`maxsim_scores`, :func:`maxsim_scores_packed` and the costs of
+:func:`ot_scores` do not depend on where a document sits in a batch, on the other
+documents or queries of the batch, on the BLAS kernel, the thread count or the
+device: both sides are rounded to float16 (the token store's precision) and the
+dot products are computed in float64, where they are **exact** — every float16
+value is a multiple of 2^-24, so every product and every partial sum of two unit
+vectors' components is a multiple of 2^-48 of magnitude < 32, which float64's 53
+bits hold exactly, in any summation order. The per-token maxima are summed over
+the query tokens in token order, in float64, and the score is rounded to float32.
+(float64 inputs are used as they are, without the float16 rounding.) Vectors with
+a component beyond float16's range (±65504) are refused: they are not unit vectors.
 
 An *empty side* (a query or document without a single real token) is treated as
 orthogonal to everything (cosine 0): MaxSim gives 0, OT gives -1 (cost 1 - 0).
@@ -16,6 +30,7 @@ from torch import Tensor
 
 __all__ = [
     "cosine_matrix",
+    "exact_operand",
     "maxsim_matches",
     "maxsim_scores",
     "maxsim_scores_packed",
@@ -28,6 +43,42 @@ _OT_CELLS = 1 << 22
 
 def _as_float(x: Tensor) -> Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def exact_operand(x: Tensor) -> Tensor:
+    """``x`` rounded to float16 and held in float64 (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        A finite component outside float16's range.
+    """
+    if x.dtype == torch.float64:
+        return x
+    half = x if x.dtype == torch.float16 else x.to(torch.float16)
+    if x.dtype != torch.float16 and x.numel() and bool(torch.isinf(half).any()):
+        if not bool(torch.isinf(x[torch.isinf(half)]).all()):
+            raise ValueError(
+                "token vectors must be L2-normalised: a component exceeds float16's range "
+                f"(largest |x| = {float(x.abs().max()):.4g})"
+            )
+    return half.to(torch.float64)
+
+
+def _out_dtype(x: Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _sum_over_query_tokens(best: Tensor) -> Tensor:
+    """``best.sum(1)`` for ``best [B_q, n, B_d]``, adding the n tokens in order.
+
+    An explicit loop, so a score's summation order is the query's token order, never a
+    reduction kernel's choice (which may depend on the batch's shape or padding).
+    """
+    total = best[:, 0].clone() if best.shape[1] else best.new_zeros(best.shape[0], best.shape[2])
+    for i in range(1, best.shape[1]):
+        total += best[:, i]
+    return total
 
 
 def _check(q: Tensor, d: Tensor, q_mask: Tensor | None, d_mask: Tensor | None):
@@ -48,7 +99,7 @@ def _check(q: Tensor, d: Tensor, q_mask: Tensor | None, d_mask: Tensor | None):
             f"masks must have shapes {(bq, n)} and {(bd, m)}, got {tuple(q_mask.shape)} and "
             f"{tuple(d_mask.shape)}"
         )
-    return _as_float(q), _as_float(d).to(q.device), q_mask.bool(), d_mask.bool().to(q.device)
+    return q, d.to(q.device), q_mask.bool(), d_mask.bool().to(q.device)
 
 
 def cosine_matrix(q: Tensor, d: Tensor) -> Tensor:
@@ -67,10 +118,12 @@ def cosine_matrix(q: Tensor, d: Tensor) -> Tensor:
 
 
 def _all_pairs(q: Tensor, d: Tensor) -> Tensor:
-    """Cosines of every query token with every document token: [B_q, n, B_d, m] (one GEMM)."""
+    """Exact cosines (float64) of every query token with every document token:
+    [B_q, n, B_d, m] (one GEMM)."""
     bq, n, h = q.shape
     bd, m, _ = d.shape
-    return (q.reshape(bq * n, h) @ d.reshape(bd * m, h).T).view(bq, n, bd, m)
+    q64, d64 = exact_operand(q), exact_operand(d)
+    return (q64.reshape(bq * n, h) @ d64.reshape(bd * m, h).T).view(bq, n, bd, m)
 
 
 def maxsim_scores(
@@ -99,11 +152,11 @@ def maxsim_scores(
     Examples
     --------
     One query with tokens e1 and e2; document 0 holds e1 and e2, document 1 holds
-    (0.6, 0.8) and a padding row:
+    (0.6, 0.8) and a padding row (0.6 and 0.8 are rounded to float16: 1.3999):
 
     >>> q = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
     >>> d = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.6, 0.8], [0.0, 0.0]]])
-    >>> maxsim_scores(q, d, d_mask=torch.tensor([[True, True], [True, False]]))
+    >>> maxsim_scores(q, d, d_mask=torch.tensor([[True, True], [True, False]])).round(decimals=3)
     tensor([[2.0000, 1.4000]])
 
     Padding must be masked: an unmasked zero row matches at cosine 0, which beats a
@@ -120,7 +173,7 @@ def maxsim_scores(
     best = sims.amax(-1)  # [B_q, n, B_d]
     best = best.masked_fill(~torch.isfinite(best), 0.0)  # empty document: cos 0
     best = best.masked_fill(~q_mask[:, :, None], 0.0)
-    return best.sum(1)
+    return _sum_over_query_tokens(best).to(_out_dtype(q))
 
 
 def maxsim_scores_packed(
@@ -153,7 +206,7 @@ def maxsim_scores_packed(
 
     >>> q = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
     >>> rows = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
-    >>> maxsim_scores_packed(q, rows, torch.tensor([0, 0, 1]), n_docs=3)
+    >>> maxsim_scores_packed(q, rows, torch.tensor([0, 0, 1]), n_docs=3).round(decimals=3)
     tensor([[2.0000, 1.4000, 0.0000]])
     """
     if q.dim() != 3 or d_tokens.dim() != 2 or q.shape[-1] != d_tokens.shape[-1]:
@@ -165,16 +218,17 @@ def maxsim_scores_packed(
         raise ValueError(
             f"d_index must have shape ({d_tokens.shape[0]},), got {tuple(d_index.shape)}"
         )
-    q = _as_float(q)
+    out_dtype = _out_dtype(q)
     bq, n, h = q.shape
-    sims = q.reshape(bq * n, h) @ _as_float(d_tokens).to(q.device).T  # [B_q * n, T]
+    q64 = exact_operand(q).reshape(bq * n, h)
+    sims = q64 @ exact_operand(d_tokens.to(q.device)).T  # [B_q * n, T], exact
     index = d_index.to(device=q.device, dtype=torch.int64).expand(bq * n, -1)
     best = torch.full((bq * n, n_docs), float("-inf"), dtype=sims.dtype, device=q.device)
     best.scatter_reduce_(1, index, sims, reduce="amax", include_self=True)
     best = best.masked_fill(~torch.isfinite(best), 0.0).view(bq, n, n_docs)
     if q_mask is not None:
         best = best.masked_fill(~q_mask.bool().to(q.device)[:, :, None], 0.0)
-    return best.sum(1)
+    return _sum_over_query_tokens(best).to(out_dtype)
 
 
 def maxsim_matches(sim: Tensor) -> tuple[Tensor, Tensor]:
@@ -241,7 +295,7 @@ def ot_scores(
 
     >>> q = torch.tensor([[[1.0, 0.0]]])
     >>> d = torch.tensor([[[0.6, 0.8]]])
-    >>> ot_scores(q, d)
+    >>> ot_scores(q, d).round(decimals=3)
     tensor([[-0.4000]])
 
     Two tokens against the same two in the other order: OT matches them crosswise
@@ -257,7 +311,8 @@ def ot_scores(
     q, d, q_mask, d_mask = _check(q, d, q_mask, d_mask)
     bq, n, _ = q.shape
     bd, m, _ = d.shape
-    out = torch.full((bq, bd), -1.0, dtype=q.dtype, device=q.device)  # empty side: cost 1
+    dtype = _out_dtype(q)
+    out = torch.full((bq, bd), -1.0, dtype=dtype, device=q.device)  # empty side: cost 1
     if bq == 0 or bd == 0 or n == 0 or m == 0:
         return out
     q_ok = q_mask.any(1)
@@ -270,7 +325,9 @@ def ot_scores(
     per_query = max(1, _OT_CELLS // max(1, n * m * bd))
     for start in range(0, bq, per_query):
         stop = min(bq, start + per_query)
-        cost = 1.0 - _all_pairs(q[start:stop], d).permute(0, 2, 1, 3)  # [b, B_d, n, m]
+        # exact cosines rounded once to the working precision: order-independent costs
+        cos = _all_pairs(q[start:stop], d).to(dtype).permute(0, 2, 1, 3)  # [b, B_d, n, m]
+        cost = 1.0 - cos
         b = stop - start
         cost = cost.reshape(b * bd, n, m)
         mask_a = q_mask_safe[start:stop, None, :].expand(b, bd, n).reshape(b * bd, n)

@@ -32,10 +32,34 @@ in the numbers. The cut at ``k`` is deterministic too: candidates tied with the
 k-th score are fetched from FAISS before cutting. So in-memory evaluation, the
 TREC file and trec_eval all see the same ranking.
 
+Exact, order-independent scores
+-------------------------------
+MaxSim and OT scores are functions of the query's and the document's token
+vectors only: not of the index order, the block or candidate group a document is
+scored in, the other queries, the BLAS kernel or the thread count (exact float64
+dot products of float16-rounded vectors, :mod:`optical.retrieval.scoring`; in OT
+groups each candidate is padded to a width set by its own length, never by a
+neighbour's).
+Pooled scores are FAISS's float32 inner products (per document, independent of
+its row in a flat index). What is not guaranteed: the query's vectors come from
+the encoder's batched forward pass, whose last bits may depend on the padding of
+the batch the query was encoded with (``batch_size=1`` removes that).
+
+Parameters and queries
+----------------------
+``k``, ``rerank_depth`` and ``batch_size`` must be ints >= 1 and ``mode`` one of
+:data:`MODES`; anything else raises ``ValueError`` before any work. Empty queries,
+and queries with no visible character (only whitespace, zero-width characters
+such as U+200B/U+200C/U+200D/U+2060/U+FEFF, NUL or other control characters)
+raise ``ValueError("empty query (query id ...)")`` (:func:`check_query`): they
+would otherwise be ranked by the prefix and special tokens alone. A query set —
+a whole benchmark split too — with such queries is refused as a whole, naming
+every bad query id: scoring them silently would be wrong, and dropping them would
+change what the benchmark measures.
+
 Long and unusual queries
 ------------------------
-Empty or whitespace-only queries raise ``ValueError("empty query")``. Queries
-longer than the query encoder's token limit (``encoder.max_length``) are
+Queries longer than the query encoder's token limit (``encoder.max_length``) are
 truncated to it — the tokenizer keeps the first tokens — without an error. Any
 script, emoji and mixed direction text is accepted (characters the vocabulary
 lacks become ``<unk>`` tokens). A query that yields no content token at all is
@@ -44,7 +68,9 @@ ranked by its pooled vector in every mode.
 
 from __future__ import annotations
 
+import numbers
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -57,37 +83,109 @@ from optical.retrieval.encoding import encode_texts
 from optical.retrieval.index import DenseIndex
 from optical.retrieval.scoring import (
     cosine_matrix,
+    exact_operand,
     maxsim_matches,
     maxsim_scores_packed,
     ot_scores,
 )
 
-__all__ = ["MODES", "Explanation", "Hit", "Retriever", "SearchResult", "check_query"]
+__all__ = [
+    "MODES",
+    "Explanation",
+    "Hit",
+    "Retriever",
+    "SearchResult",
+    "check_queries",
+    "check_query",
+    "query_problem",
+]
 
 MODES = ("pooled", "maxsim", "ot")
 _EXTRA = 8  # candidates fetched beyond k to see ties at the cut
-_CELLS = 1 << 24  # max similarity cells (float32) materialised at once in exact MaxSim
+_CELLS = 1 << 24  # max similarity cells (float64: 128 MiB) materialised at once in exact MaxSim
 _BLOCK_DOCS = 1024  # documents per block in exact MaxSim
 _QUERY_CHUNK = 256  # queries scored together in exact MaxSim
-_OT_GROUP = 32  # OT rerank: candidates per Sinkhorn call (grouped by length)
+_OT_GROUP = 32  # OT rerank: candidates per Sinkhorn call (all of one padded width)
+_OT_WIDTHS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # OT rerank padding
+# Unicode categories of characters that show nothing: control (NUL ...), format (zero-width
+# space/joiners, word joiner, BOM, bidi marks), surrogates, and separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+
+
+def _invisible(ch: str) -> bool:
+    """Whitespace, separators, control (NUL ...), format (zero-width, BOM) and surrogates."""
+    return ch.isspace() or unicodedata.category(ch) in _INVISIBLE
+
+
+def query_problem(text: object) -> str | None:
+    """Why ``text`` cannot be a query (``None`` when it can).
+
+    Returns
+    -------
+    str or None
+        ``"empty query"``, ``"empty query: only invisible characters (U+200B, ...)"``,
+        or ``"not a string (int)"``.
+    """
+    if not isinstance(text, str):
+        return f"not a string ({type(text).__name__})"
+    if not text.strip():
+        return "empty query"
+    if all(_invisible(ch) for ch in text):
+        shown = ", ".join(dict.fromkeys(f"U+{ord(ch):04X}" for ch in text if not ch.isspace()))
+        return (
+            f"empty query: only invisible characters ({shown}; whitespace, zero-width or "
+            "control characters such as NUL)"
+        )
+    return None
 
 
 def check_query(text: object, qid: str | None = None) -> str:
     """Return ``text`` if it is a usable query; raise otherwise.
+
+    The one check every path that encodes query text for search uses (``Retriever.search``
+    and ``search_one``, ``optical search``, the app's search service).
 
     Raises
     ------
     TypeError
         Not a string.
     ValueError
-        ``"empty query"``: empty or whitespace only.
+        ``"empty query ..."``: empty, whitespace only, or only zero-width / control
+        characters (U+200B, U+200C, U+200D, U+2060, U+FEFF, NUL, ...).
     """
     where = f" (query id {qid!r})" if qid is not None else ""
+    problem = query_problem(text)
+    if problem is None:
+        return text  # type: ignore[return-value]
     if not isinstance(text, str):
         raise TypeError(f"query{where} must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise ValueError(f"empty query{where}")
-    return text
+    head, _, detail = problem.partition(": ")
+    raise ValueError(f"{head}{where}" + (f": {detail}" if detail else ""))
+
+
+def check_queries(queries: Mapping[str, object]) -> list[str]:
+    """Texts of ``queries`` (qid -> text) in order; refuse the set if any query is unusable.
+
+    Raises
+    ------
+    TypeError
+        ``queries`` is not a mapping, or a query is not a string.
+    ValueError
+        One bad query: :func:`check_query`'s message. Several: one line naming how many
+        and their ids (the first 10), so a benchmark is fixed in one go.
+    """
+    if not isinstance(queries, Mapping):
+        raise TypeError("queries must be a mapping {qid: text}")
+    bad = [(q, p) for q, p in ((q, query_problem(t)) for q, t in queries.items()) if p]
+    if len(bad) == 1 or (bad and not isinstance(queries[bad[0][0]], str)):
+        check_query(queries[bad[0][0]], bad[0][0])
+    if bad:
+        ids = ", ".join(repr(q) for q, _ in bad[:10]) + (", ..." if len(bad) > 10 else "")
+        raise ValueError(
+            f"{len(bad)} of {len(queries)} queries are empty or hold only invisible "
+            f"characters (query ids {ids}); fix or remove them: they cannot be ranked"
+        )
+    return [queries[q] for q in queries]  # type: ignore[misc]
 
 
 @dataclass
@@ -183,6 +281,46 @@ def _pad(tokens: list[np.ndarray], dim: int, device: torch.device):
     return torch.from_numpy(out).to(device), torch.from_numpy(mask).to(device)
 
 
+def _positive_int(name: str, value: object) -> int:
+    """``value`` as an int >= 1 (Python or numpy integers; not bools, floats or strings)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def _padded_width(length: int) -> int:
+    """Token slots a document of ``length`` tokens is padded to in OT reranking: a function
+    of its own length only (at most 1.5x padding past 16 tokens)."""
+    for width in _OT_WIDTHS:
+        if length <= width:
+            return width
+    return -(-length // 256) * 256
+
+
+def _width_groups(lengths: np.ndarray, size: int) -> list[tuple[int, np.ndarray]]:
+    """``(padded width, indices)`` groups of at most ``size`` documents of one width, so a
+    document's padded shape never depends on the other candidates."""
+    widths = np.array([_padded_width(int(n)) for n in lengths], dtype=np.int64)
+    groups = []
+    for width in np.unique(widths):
+        members = np.flatnonzero(widths == width)
+        groups += [(int(width), members[i : i + size]) for i in range(0, len(members), size)]
+    return groups
+
+
+def _progress_bar(progress: bool, total: int, desc: str, unit: str):
+    """A tqdm bar on stderr (the encoding's mechanism); disabled when ``progress`` is False."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not progress)
+
+
+def _bar(items, progress: bool, desc: str, unit: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, disable=not progress)
+
+
 class Retriever:
     """Rank an index's documents for queries (see the module docstring).
 
@@ -221,9 +359,23 @@ class Retriever:
                 f"query encoder {query_encoder.name_or_path} gives {query_encoder.hidden_size}-d "
                 f"vectors but the index holds {index.dim}-d vectors"
             )
+        if (
+            isinstance(exact_maxsim_max_docs, bool)
+            or not isinstance(exact_maxsim_max_docs, numbers.Integral)
+            or exact_maxsim_max_docs < 0
+        ):
+            raise ValueError(
+                f"exact_maxsim_max_docs must be an int >= 0, got {exact_maxsim_max_docs!r}"
+            )
+        if (
+            isinstance(ot_eps, bool)
+            or not isinstance(ot_eps, numbers.Real)
+            or not (0 < float(ot_eps) < float("inf"))
+        ):
+            raise ValueError(f"ot_eps must be a number > 0, got {ot_eps!r}")
         self.exact_maxsim_max_docs = int(exact_maxsim_max_docs)
         self.ot_eps = float(ot_eps)
-        self.ot_max_iter = int(ot_max_iter)
+        self.ot_max_iter = _positive_int("ot_max_iter", ot_max_iter)
 
     @property
     def device(self) -> torch.device:
@@ -257,7 +409,7 @@ class Retriever:
             ``maxsim`` only: score every document (True) or rerank (False); ``None``
             decides by corpus size (see the module docstring).
         progress : bool
-            Progress bar while encoding.
+            Progress bars (tqdm, on stderr) while encoding and token scoring.
 
         Returns
         -------
@@ -277,6 +429,7 @@ class Retriever:
     ) -> SearchResult:
         """Interactive search: ranked :class:`Hit` list (with texts) and timings."""
         start = time.perf_counter()
+        check_query(text)
         run, timings = self._search({"q": text}, k, mode, rerank_depth, 1, exact, False)
         timings["total"] = (time.perf_counter() - start) * 1000.0
         hits = [
@@ -291,17 +444,17 @@ class Retriever:
         return SearchResult(text, mode, hits, timings)
 
     def _search(self, queries, k, mode, rerank_depth, batch_size, exact, progress):
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-        for name, value in (("k", k), ("rerank_depth", rerank_depth), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not isinstance(queries, Mapping):
-            raise TypeError("queries must be a mapping {qid: text}")
-        qids = list(queries)
-        texts = [check_query(queries[q], q) for q in qids]
+        k = _positive_int("k", k)
+        rerank_depth = _positive_int("rerank_depth", rerank_depth)
+        batch_size = _positive_int("batch_size", batch_size)
+        if exact is not None and not isinstance(exact, bool | np.bool_):
+            raise ValueError(f"exact must be True, False or None, got {exact!r}")
         if exact and mode != "maxsim":
             raise ValueError("exact scoring is only available for mode='maxsim'")
+        texts = check_queries(queries)
+        qids = list(queries)
         use_tokens = mode != "pooled"
         if use_tokens and self.index.tokens is None:
             raise ValueError(
@@ -341,9 +494,12 @@ class Retriever:
         if token_rows:
             t0 = time.perf_counter()
             if exact:
-                scored = self._maxsim_exact([q_tokens[i] for i in token_rows], k_eff)
+                scored = self._maxsim_exact([q_tokens[i] for i in token_rows], k_eff, progress)
             else:
-                scored = [self._rerank(mode, q_tokens[i], cand[i][1]) for i in token_rows]
+                scored = [
+                    self._rerank(mode, q_tokens[i], cand[i][1])
+                    for i in _bar(token_rows, progress, f"{mode} rerank", "query")
+                ]
             for i, (positions, scores) in zip(token_rows, scored, strict=True):
                 run[qids[i]] = self._rank(positions, scores, k_eff)
             timings["rerank"] = (time.perf_counter() - t0) * 1000.0
@@ -403,10 +559,12 @@ class Retriever:
                     q, torch.from_numpy(rows).to(self.device), torch.from_numpy(doc), len(positions)
                 )
                 return positions, s[0].float().cpu().numpy()
-            order = np.argsort(store.lengths[positions], kind="stable")
             scores = np.empty(len(positions), dtype=np.float32)
-            for group in np.array_split(order, max(1, -(-len(order) // _OT_GROUP))):
+            for width, group in _width_groups(store.lengths[positions], _OT_GROUP):
                 d, d_mask = store.gather(positions[group])
+                pad = width - d.shape[1]
+                d = np.pad(d, ((0, 0), (0, pad), (0, 0)))
+                d_mask = np.pad(d_mask, ((0, 0), (0, pad)))
                 s = ot_scores(
                     q,
                     torch.from_numpy(d).to(self.device),
@@ -419,27 +577,36 @@ class Retriever:
         return positions, scores
 
     def _maxsim_exact(
-        self, q_tokens: list[np.ndarray], k: int
+        self, q_tokens: list[np.ndarray], k: int, progress: bool = False
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """MaxSim of every query against every document; top-k (with ties at the cut)."""
         out = []
-        for chunk in range(0, len(q_tokens), _QUERY_CHUNK):
-            all_scores = self._maxsim_all(q_tokens[chunk : chunk + _QUERY_CHUNK])
-            out += [self._top(row, k) for row in all_scores]
+        n_docs = len(self.index)
+        steps = -(-len(q_tokens) // _QUERY_CHUNK) * max(1, -(-n_docs // _BLOCK_DOCS))
+        with _progress_bar(
+            progress, steps, f"exact MaxSim ({len(q_tokens)} queries x {n_docs} docs)", "block"
+        ) as bar:
+            for chunk in range(0, len(q_tokens), _QUERY_CHUNK):
+                all_scores = self._maxsim_all(q_tokens[chunk : chunk + _QUERY_CHUNK], bar)
+                out += [self._top(row, k) for row in all_scores]
         return out
 
-    def _maxsim_all(self, q_tokens: list[np.ndarray]) -> np.ndarray:
+    def _maxsim_all(self, q_tokens: list[np.ndarray], bar=None) -> np.ndarray:
         """MaxSim scores ``[B_q, n_docs]`` float32; documents in contiguous packed blocks."""
         store = self.index.tokens
         n_docs = len(self.index)
         q_pad, q_mask = _pad(q_tokens, store.dim, self.device)
+        q_pad = exact_operand(q_pad)  # once, not per block (float64 passes through scoring)
         all_scores = np.empty((len(q_tokens), n_docs), dtype=np.float32)
         n_q = q_pad.shape[1]
         with torch.inference_mode():
             for start in range(0, n_docs, _BLOCK_DOCS):
+                if bar is not None and start:
+                    bar.update(1)
                 block = np.arange(start, min(n_docs, start + _BLOCK_DOCS))
-                rows, doc = store.gather_packed(block)  # a contiguous slice of the store
-                rows_t = torch.from_numpy(rows).to(self.device)
+                # a contiguous slice of the store, float16 -> float64 once per block
+                rows, doc = store.gather_packed(block, as_float32=False)
+                rows_t = exact_operand(torch.from_numpy(rows).to(self.device))
                 doc_t = torch.from_numpy(doc).to(self.device)
                 per = max(1, _CELLS // max(1, n_q * len(rows)))
                 for qs in range(0, len(q_tokens), per):
@@ -447,6 +614,8 @@ class Retriever:
                         q_pad[qs : qs + per], rows_t, doc_t, len(block), q_mask[qs : qs + per]
                     )
                     all_scores[qs : qs + per, start : start + len(block)] = s.float().cpu().numpy()
+        if bar is not None:
+            bar.update(1)
         return all_scores
 
     @staticmethod

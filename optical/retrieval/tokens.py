@@ -85,12 +85,16 @@ class TokenStore:
         rows = np.repeat(self.offsets[positions], lengths) + (np.arange(total) - first)
         return rows, doc
 
-    def gather_packed(self, positions: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def gather_packed(
+        self, positions: np.ndarray | list[int], as_float32: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Token vectors of several documents, concatenated without padding.
 
         Parameters
         ----------
         positions : array of int, shape (B,)
+        as_float32 : bool
+            Convert to float32 (default); False returns the stored dtype (float16).
 
         Returns
         -------
@@ -103,10 +107,10 @@ class TokenStore:
         rows, doc = self._rows(positions)
         if len(positions) and positions.max() < len(self) and np.all(np.diff(positions) == 1):
             start, stop = self.offsets[positions[0]], self.offsets[positions[-1] + 1]
-            tokens = _float32(np.array(self.vectors[start:stop]))  # a contiguous slice
+            tokens = np.array(self.vectors[start:stop])  # a contiguous slice
         else:
-            tokens = _float32(self.vectors[rows])
-        return tokens, doc
+            tokens = np.asarray(self.vectors[rows])
+        return (_float32(tokens) if as_float32 else tokens), doc
 
     def gather(self, positions: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Padded token vectors of several documents, without a Python loop.
