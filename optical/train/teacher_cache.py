@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from optical.encoders import Encoder, mean_pool
-from optical.paths import atomic_dir, optical_home
+from optical.paths import atomic_dir, check_files, optical_home, record_files
 
 __all__ = ["TeacherOutputs", "teacher_outputs"]
 
@@ -100,18 +100,29 @@ def teacher_outputs(
     if not cache:
         return TeacherOutputs(*_compute(teacher, texts, is_query, max_length, batch_size, progress))
     folder = optical_home() / "teacher_cache" / _cache_key(teacher, texts, is_query, max_length)
-    if not (folder / "done").is_file():
+    if _cache_problem(folder) is not None:  # absent, half-written, from an older format or corrupt
         tokens, offsets, pooled = _compute(teacher, texts, is_query, max_length, batch_size, progress)
         with atomic_dir(folder) as tmp:
             np.save(tmp / "tokens.npy", tokens)
             np.save(tmp / "offsets.npy", offsets)
             np.save(tmp / "pooled.npy", pooled)
-            (tmp / "done").write_text(json.dumps({"texts": len(texts), "teacher": teacher.name_or_path}))
+            done = {"texts": len(texts), "teacher": teacher.name_or_path, "files": record_files(tmp)}
+            (tmp / "done").write_text(json.dumps(done))
     return TeacherOutputs(
         np.load(folder / "tokens.npy", mmap_mode="r"),
         np.load(folder / "offsets.npy"),
         np.load(folder / "pooled.npy"),
     )
+
+
+def _cache_problem(folder: Path) -> str | None:
+    """Why the cached outputs in ``folder`` cannot be used (``None`` when they can): the
+    ``done`` marker is written last and records the size and checksum of every file."""
+    try:
+        files = json.loads((folder / "done").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no complete, checksummed cache entry"
+    return check_files(folder, files)
 
 
 def cache_dir() -> Path:
