@@ -28,10 +28,20 @@ A spec (TOML)::
 
 A run's system name is ``<variant>-<train language>`` (seeds share it, so tables
 average over seeds); its folder is ``<runs_dir>/<variant>-<lang>-s<seed>[-<hash>]``.
+
+Settings are spelled as in ``optical distill`` (``"objective.eps" = 0.02``, or a nested
+``[base.objective]`` table) and typed as there (:func:`optical.train.config.coerce`): a TOML
+value goes straight to the setting, with no round trip through text. The whole spec is
+checked before any run starts (:func:`check_spec`, also done by :func:`plan`): unknown
+sections and keys are refused with the closest known names; ``eval``, ``zero_shot`` and
+every grid axis must be lists (a string is refused, not split into characters); an empty
+grid axis is an error (it would make 0 runs); variant names are unique; ``run.out_dir``
+and ``run.name`` are the sweep's to set; every planned run's config is validated.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import itertools
@@ -44,9 +54,17 @@ from pathlib import Path
 from typing import Any
 
 from optical.results import ResultsStore
-from optical.train.config import DistillConfig, apply_overrides
+from optical.train.config import (
+    SETTINGS,
+    DistillConfig,
+    apply_overrides,
+    check_dataset_spec,
+    coerce,
+    flatten_settings,
+    unknown_setting,
+)
 
-__all__ = ["SweepSpec", "PlannedRun", "load_spec", "plan", "select", "run_sweep"]
+__all__ = ["SweepSpec", "PlannedRun", "load_spec", "check_spec", "plan", "select", "run_sweep"]
 
 Progress = Callable[[str], None]
 
@@ -75,29 +93,124 @@ class PlannedRun:
     config: DistillConfig
 
 
+SECTIONS = ("sweep", "base", "grid", "variants")
+SPLITS = ("test", "dev", "train")
+MODES = ("pooled", "maxsim", "ot")  # = optical.retrieval.MODES (no torch import here)
+#: ``[sweep]`` keys and their types
+SWEEP_KEYS: dict[str, Any] = {"name": str, "runs_dir": str, "eval": list[str], "eval_split": str,
+                              "zero_shot": list[str], "mode": str, "store": str | None}
+_SWEEP_OWNED = ("run.out_dir", "run.name")  # set per run from runs_dir and the variant
+
+
 def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
-    """Read a sweep spec; ``overrides`` replace ``[sweep]`` keys or ``base`` settings (dotted keys)."""
+    """Read and check a sweep spec; ``overrides`` replace ``[sweep]`` keys (``runs_dir``)
+    or set ``base`` settings (dotted keys); :class:`~optical.train.config.Text` values are
+    parsed as on the command line, others must have the key's type."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"sweep spec not found: {p}")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{p}: not valid TOML ({err})") from err
-    sweep = data.get("sweep", {})
-    if "eval" not in sweep or "runs_dir" not in sweep:
-        raise ValueError(f"{p}: [sweep] needs `eval` (dataset specs) and `runs_dir`")
-    spec = SweepSpec(
-        name=sweep.get("name", p.stem), runs_dir=sweep["runs_dir"], eval=list(sweep["eval"]),
-        eval_split=sweep.get("eval_split", "test"), zero_shot=list(sweep.get("zero_shot", [])),
-        base=dict(data.get("base", {})), grid={k: list(v) for k, v in data.get("grid", {}).items()},
-        variants=list(data.get("variants", [])), mode=sweep.get("mode", "pooled"), store=sweep.get("store"),
+    try:
+        spec = _spec_from_toml(data, p.stem)
+        for key, value in (overrides or {}).items():
+            if key in SWEEP_KEYS:
+                setattr(spec, key, value)
+            elif key in SETTINGS:
+                spec.base[key] = value
+            else:
+                raise unknown_setting(key, [*SWEEP_KEYS, *SETTINGS])
+        return check_spec(spec)
+    except ValueError as err:
+        raise ValueError(f"{p}: {err}") from err
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"[{name}] must be a table, got {value!r}")
+    return value
+
+
+def _spec_from_toml(data: dict[str, Any], default_name: str) -> SweepSpec:
+    for section in data:
+        if section not in SECTIONS:
+            close = difflib.get_close_matches(section, SECTIONS, n=1, cutoff=0.6)
+            raise ValueError(f"unknown section [{section}]" + (f"; did you mean [{close[0]}]?" if close else
+                             "; a spec has [sweep], [base], [grid] and [[variants]]"))
+    sweep = _table(data, "sweep")
+    for key in sweep:
+        if key not in SWEEP_KEYS:
+            close = difflib.get_close_matches(key, list(SWEEP_KEYS), n=1, cutoff=0.6)
+            raise ValueError(f"[sweep] unknown key {key!r}; " + (f"did you mean {close[0]}?" if close else
+                             f"[sweep] has {', '.join(SWEEP_KEYS)}"))
+    for key in ("eval", "runs_dir"):
+        if key not in sweep:
+            raise ValueError(f"[sweep] needs `{key}` (eval: a list of dataset specs; runs_dir: a folder)")
+    variants = data.get("variants", [])
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+        raise ValueError("variants must be an array of tables ([[variants]] blocks)")
+    return SweepSpec(
+        name=sweep.get("name", default_name), runs_dir=sweep["runs_dir"], eval=sweep["eval"],
+        eval_split=sweep.get("eval_split", "test"), zero_shot=sweep.get("zero_shot", []),
+        base=_table(data, "base"), grid=_table(data, "grid"), variants=variants,
+        mode=sweep.get("mode", "pooled"), store=sweep.get("store"),
     )
-    for key, value in (overrides or {}).items():
-        if hasattr(spec, key) and "." not in key:
-            setattr(spec, key, value)
-        else:
-            spec.base[key] = value
+
+
+def _settings(where: str, values: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in flatten_settings(values).items():
+        if key not in SETTINGS:
+            raise ValueError(f"{where}: {unknown_setting(key)}")
+        if key in _SWEEP_OWNED:
+            raise ValueError(f"{where}: {key} is set by the sweep (from runs_dir and the variant name)")
+        out[key] = coerce(f"{where} {key}", value, SETTINGS[key])
+    return out
+
+
+def check_spec(spec: SweepSpec) -> SweepSpec:
+    """Check every key and value of ``spec`` (types, choices, structure) and normalise them
+    in place (command-line text parsed, nested settings flattened); return it."""
+    for key, hint in SWEEP_KEYS.items():
+        setattr(spec, key, coerce(f"[sweep] {key}", getattr(spec, key), hint))
+    if not spec.eval:
+        raise ValueError("[sweep] eval is empty: give at least one dataset spec, e.g. [\"bible:sw\"]")
+    for dataset in spec.eval:
+        check_dataset_spec("[sweep] eval", dataset)
+    if not spec.runs_dir.strip():
+        raise ValueError("[sweep] runs_dir is empty")
+    if spec.eval_split not in SPLITS:
+        raise ValueError(f"[sweep] eval_split must be one of {', '.join(SPLITS)}, got {spec.eval_split!r}")
+    if spec.mode not in MODES:
+        raise ValueError(f"[sweep] mode must be one of {', '.join(MODES)}, got {spec.mode!r}")
+    spec.base = _settings("[base]", spec.base)
+    grid: dict[str, list[Any]] = {}
+    for key, values in flatten_settings(spec.grid).items():
+        if not isinstance(values, (list, tuple)):
+            raise ValueError(f"[grid] {key!r} must be a list of values, e.g. [0, 1], got {values!r}")
+        if not values:
+            raise ValueError(f"[grid] {key!r} is empty: it would give 0 runs; give it values or remove it")
+        grid[key] = [_settings("[grid]", {key: v})[key] for v in values]
+    spec.grid = grid
+    variants, names = [], set()
+    for i, variant in enumerate(spec.variants, 1):
+        v = dict(variant)
+        name = v.pop("name", None)
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ValueError(f"variant {i}: name must be a non-empty string, got {name!r}")
+        label = name or f"{i}"
+        if name is not None and name in names:
+            raise ValueError(f"variant name {name!r} is used twice: systems would mix in tables")
+        names.add(name)
+        settings = _settings(f"variant {label}", v)
+        both = sorted(set(settings) & set(grid))
+        if both:
+            raise ValueError(f"variant {label} sets {', '.join(both)}, which is also a grid axis")
+        variants.append({"name": name, **settings} if name is not None else settings)
+    spec.variants = variants
     return spec
 
 
@@ -106,7 +219,8 @@ def _fmt(value: Any) -> str:
 
 
 def plan(spec: SweepSpec) -> list[PlannedRun]:
-    """Expand the spec into runs (validated configs; errors name the offending run)."""
+    """Expand the (checked) spec into runs (validated configs; errors name the offending run)."""
+    check_spec(spec)
     keys = list(spec.grid)
     combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*spec.grid.values())] or [{}]
     variants = spec.variants or [{"name": None}]
@@ -118,7 +232,7 @@ def plan(spec: SweepSpec) -> list[PlannedRun]:
         for combo in combos:
             overrides = spec.base | combo | v
             try:
-                cfg = apply_overrides(DistillConfig(), [f"{k}={_fmt(x)}" for k, x in overrides.items()])
+                cfg = apply_overrides(DistillConfig(), overrides)
             except ValueError as err:
                 raise ValueError(f"sweep {spec.name}, variant {vname or '-'}, {combo}: {err}") from err
             lang = cfg.data.train.split(":", 1)[-1] if ":" in cfg.data.train else Path(cfg.data.train).stem
@@ -135,7 +249,7 @@ def plan(spec: SweepSpec) -> list[PlannedRun]:
                 run_dir = run_dir.with_name(folder + "-" + hashlib.sha1(json.dumps(overrides, sort_keys=True,
                                                                                      default=str).encode()).hexdigest()[:6])
             seen.add(run_dir)
-            cfg = apply_overrides(cfg, [f"run.out_dir={run_dir}", f"run.name={system}"])
+            cfg = apply_overrides(cfg, {"run.out_dir": str(run_dir), "run.name": system})
             runs.append(PlannedRun(system, run_dir, overrides, cfg.run.seed, label, cfg))
     # seed-major order: a sweep stopped half-way still has every system for the first seeds
     runs.sort(key=lambda r: r.seed)

@@ -66,6 +66,10 @@ def pipeline(languages: str, config: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.app_only:  # a bad student config is refused here, not later in the background log
+        from optical.train.config import load_config
+
+        load_config(args.config)
     if args.no_app:
         pipeline(args.languages, args.config)
         return 0

@@ -28,21 +28,12 @@ def _doc() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import tomllib
-
     from optical.experiments import load_spec, run_sweep
     from optical.results import ResultsStore
+    from optical.train.config import parse_assignments
 
-    overrides = {}
-    for item in args.set:
-        if "=" not in item:
-            raise ValueError(f"{item!r} is not key=value")
-        key, value = item.split("=", 1)
-        try:
-            overrides[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            overrides[key] = value
-    spec = load_spec(args.spec, overrides)
+    # key=value text is parsed against the key's type, as `optical distill` does
+    spec = load_spec(args.spec, parse_assignments(args.set))
     store = ResultsStore(args.store or spec.store)
     only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only else None
     run_sweep(spec, store, dry_run=args.dry_run, train_only=args.train_only, only=only,

@@ -11,14 +11,35 @@ A config file looks like ``configs/optical_sw.toml``::
     [objective]
     name = "optical"
     eps = 0.05
+
+Every setting has one name, ``section.key`` (``objective.eps``), in config files
+(``[objective]`` / ``eps``, or ``"objective.eps" = ...``), in sweep specs and on the
+command line. One parser (:func:`coerce`) takes each value against the field's type:
+
+- typed values (TOML files, sweep specs, Python) must already have the field's type
+  (an int is accepted for a float field); TOML has no null, so an optional setting is
+  cleared with the string ``"none"``;
+- command-line text (``key=value``) is read as that type: numbers (``2e-5``, ``.5``),
+  ``true``/``false`` (also yes/no, on/off, 1/0), ``none`` or ``null`` for optional
+  settings, strings as written (quotes optional), lists as a TOML array
+  (``data.extra_train=["bible:de","bible:fr"]``) or comma-separated
+  (``data.extra_train=bible:de,bible:fr``; an empty value is the empty list).
+
+Choices and ranges are checked when the config is built (:meth:`DistillConfig.validate`),
+before any model loads; an unknown key is refused with the closest known ones.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
 import json
+import math
+import re
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +51,25 @@ __all__ = [
     "RunConfig",
     "DistillConfig",
     "OBJECTIVES",
+    "GEOMETRIES",
+    "MARGINALS",
+    "SCHEDULES",
+    "SETTINGS",
+    "Text",
+    "coerce",
+    "check_dataset_spec",
+    "flatten_settings",
+    "parse_assignments",
     "load_config",
     "apply_overrides",
 ]
 
 OBJECTIVES = ("optical", "mse", "infonce", "cross_entropy")
+GEOMETRIES = ("center", "whiten", "raw")  # = optical.losses.GEOMETRY_KINDS (no torch import here)
+MARGINALS = ("uniform", "norm")
+SCHEDULES = ("linear", "cosine", "constant")
+STUDENT_SIDES = ("query", "document")
+PROJECTIONS = ("auto", "always", "never")
 
 
 @dataclass
@@ -119,43 +154,41 @@ class DistillConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
-        sections = {f.name: f.type for f in fields(cls)}
-        unknown = set(data) - set(sections)
-        if unknown:
-            raise ValueError(f"unknown config section(s): {', '.join(sorted(unknown))} "
-                             f"(known: {', '.join(sections)})")
-        kwargs = {}
-        for f in fields(cls):
-            section_cls = _SECTION_TYPES[f.name]
-            values = data.get(f.name, {})
-            known = {sf.name for sf in fields(section_cls)}
-            bad = set(values) - known
-            if bad:
-                raise ValueError(f"unknown key(s) in [{f.name}]: {', '.join(sorted(bad))} "
-                                 f"(known: {', '.join(sorted(known))})")
-            kwargs[f.name] = section_cls(**values)
-        cfg = cls(**kwargs)
-        cfg.validate()
-        return cfg
+    def from_dict(cls, data: Mapping[str, Any]) -> DistillConfig:
+        """A validated config from (nested or dotted) typed settings over the defaults."""
+        return build_config(data)
 
     def validate(self) -> None:
-        if self.objective.name not in OBJECTIVES:
-            raise ValueError(f"objective.name must be one of {', '.join(OBJECTIVES)}, got {self.objective.name!r}")
-        if self.model.student_side not in {"query", "document"}:
-            raise ValueError(f"model.student_side must be 'query' or 'document', got {self.model.student_side!r}")
-        if self.model.projection not in {"auto", "always", "never"}:
-            raise ValueError(f"model.projection must be auto/always/never, got {self.model.projection!r}")
-        if self.optim.batch_size < 1 or self.optim.grad_accum < 1:
-            raise ValueError("optim.batch_size and optim.grad_accum must be >= 1")
+        """Check choices, ranges and local paths; raise ValueError naming the setting."""
+        values = flatten_settings(self.to_dict())
+        for key, value in values.items():
+            if value is None:
+                continue
+            choices = _CHOICES.get(key)
+            if choices is not None and value not in choices:
+                raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+            rule = _RANGES.get(key)
+            if rule is not None and not rule[0](value):
+                raise ValueError(f"{key} must be {rule[1]}, got {value!r}")
+        if not _DEVICE.fullmatch(self.run.device):
+            raise ValueError(f"run.device must be auto, cpu, cuda, cuda:<index> or mps, got {self.run.device!r}")
         if self.optim.batch_size % self.optim.grad_accum:
-            raise ValueError("optim.batch_size must be a multiple of optim.grad_accum")
-        if self.objective.eps <= 0:
-            raise ValueError(f"objective.eps must be > 0, got {self.objective.eps}")
-        if not 0 <= self.data.extra_fraction < 1:
-            raise ValueError("data.extra_fraction must be in [0, 1)")
-        if self.optim.schedule not in {"linear", "cosine", "constant"}:
-            raise ValueError(f"optim.schedule must be linear/cosine/constant, got {self.optim.schedule!r}")
+            raise ValueError(f"optim.batch_size ({self.optim.batch_size}) must be a multiple of "
+                             f"optim.grad_accum ({self.optim.grad_accum})")
+        if self.data.extra_fraction > 0 and not self.data.extra_train:
+            raise ValueError("data.extra_fraction > 0 needs data.extra_train (the bitext to mix in)")
+        self.check_local_paths()
+
+    def check_local_paths(self) -> None:
+        """Models given as explicit local paths (``/``, ``./``, ``../``, ``~``) must exist;
+        datasets must be a known embedded dataset (``bible:<lang>``) or an existing path."""
+        _check_path("model.teacher", self.model.teacher)
+        _check_path("model.student", self.model.student)
+        check_dataset_spec("data.train", self.data.train)
+        if self.data.dev is not None:
+            check_dataset_spec("data.dev", self.data.dev)
+        for spec in self.data.extra_train:
+            check_dataset_spec("data.extra_train", spec)
 
     def system_name(self) -> str:
         if self.run.name:
@@ -175,43 +208,282 @@ _SECTION_TYPES = {
     "run": RunConfig,
 }
 
+#: every setting ``section.key`` -> its type hint (``int``, ``float | None``, ``list[str]``, ...)
+SETTINGS: dict[str, Any] = {
+    f"{section}.{name}": hint
+    for section, cls in _SECTION_TYPES.items()
+    for name, hint in typing.get_type_hints(cls).items()
+}
 
-def _parse_value(text: str, current: Any, key: str) -> Any:
-    """Parse an override value, guided by the current value's type."""
-    low = text.strip()
-    if low.lower() in {"none", "null"}:
-        return None
-    if isinstance(current, bool):
-        if low.lower() in {"true", "1", "yes", "on"}:
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "objective.name": OBJECTIVES,
+    "objective.geometry": GEOMETRIES,
+    "objective.marginals": MARGINALS,
+    "optim.schedule": SCHEDULES,
+    "model.student_side": STUDENT_SIDES,
+    "model.projection": PROJECTIONS,
+}
+
+
+def _rule(test: Callable[[Any], bool], text: str) -> tuple[Callable[[Any], bool], str]:
+    return test, text
+
+
+_POSITIVE = _rule(lambda v: v > 0, "> 0")
+_NON_NEGATIVE = _rule(lambda v: v >= 0, ">= 0")
+_AT_LEAST_1 = _rule(lambda v: v >= 1, ">= 1")
+_FRACTION = _rule(lambda v: 0 <= v < 1, "in [0, 1)")
+_SEED = _rule(lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
+_NON_EMPTY = _rule(lambda v: bool(v.strip()), "a non-empty string")
+
+# None (an unset optional setting) is always allowed; these check the values given
+_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model.teacher": _NON_EMPTY,
+    "model.student": _NON_EMPTY,
+    "model.freeze_layers": _NON_NEGATIVE,
+    "model.truncate_layers": _AT_LEAST_1,
+    "model.max_length": _rule(lambda v: v >= 2, ">= 2"),
+    "model.dropout": _FRACTION,
+    "data.train": _NON_EMPTY,
+    "data.extra_fraction": _FRACTION,
+    "data.max_pairs": _AT_LEAST_1,
+    "data.dev": _NON_EMPTY,
+    "data.dev_queries": _AT_LEAST_1,
+    "data.subset_seed": _SEED,
+    "objective.eps": _POSITIVE,
+    "objective.max_iter": _AT_LEAST_1,
+    "objective.reg_m": _POSITIVE,
+    "objective.mse_weight": _NON_NEGATIVE,
+    "objective.anchor_weight": _NON_NEGATIVE,
+    "objective.l2sp_weight": _NON_NEGATIVE,
+    "objective.temperature": _POSITIVE,
+    "objective.hard_negatives": _NON_NEGATIVE,
+    "optim.lr": _POSITIVE,
+    "optim.weight_decay": _NON_NEGATIVE,
+    "optim.batch_size": _AT_LEAST_1,
+    "optim.grad_accum": _AT_LEAST_1,
+    "optim.epochs": _POSITIVE,
+    "optim.max_steps": _AT_LEAST_1,
+    "optim.warmup_ratio": _FRACTION,
+    "optim.clip_norm": _NON_NEGATIVE,
+    "run.out_dir": _NON_EMPTY,
+    "run.seed": _SEED,
+    "run.eval_every": _NON_NEGATIVE,
+    "run.checkpoint_every": _NON_NEGATIVE,
+    "run.name": _NON_EMPTY,
+}
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_LOCAL = ("/", "./", "../", "~")
+
+
+def _check_path(key: str, value: str | None) -> None:
+    if value and value.startswith(_LOCAL) and not Path(value).expanduser().exists():
+        raise FileNotFoundError(f"{key}: no such file or folder: {value}")
+
+
+def check_dataset_spec(key: str, spec: str) -> None:
+    """``bible:<lang>`` / ``cldr:<lang>`` with a known language, or an existing file or folder
+    (cheap: nothing is built or read)."""
+    from optical.assets.languages import BIBLE_LANGUAGES, CLDR_LANGUAGES, parse_languages
+    from optical.benchmarks import is_embedded, parse_spec
+
+    try:
+        if is_embedded(spec):
+            name, lang = parse_spec(spec)
+            parse_languages([lang], BIBLE_LANGUAGES if name == "bible" else CLDR_LANGUAGES)
+            return
+    except ValueError as err:
+        raise ValueError(f"{key}: {spec!r}: {err}") from err
+    if not Path(spec).expanduser().exists():
+        raise FileNotFoundError(f"{key}: {spec}: no such dataset folder or file "
+                                "(or use bible:<lang> / cldr:<lang>)")
+
+
+# ----------------------------------------------------------------------------- parsing
+class Text(str):
+    """Unparsed command-line text (the value of ``key=value``): :func:`coerce` reads it
+    as the field's type, where any other value must already have that type."""
+
+
+_NONE_WORDS = {"none", "null"}
+_TRUE_WORDS = {"true", "yes", "on", "1"}
+_FALSE_WORDS = {"false", "no", "off", "0"}
+
+
+def _split_optional(hint: Any) -> tuple[Any, bool]:
+    """``int | None`` -> (int, True); ``int`` -> (int, False)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(hint)) == 2:
+            return args[0], True
+    return hint, False
+
+
+def _describe(hint: Any) -> str:
+    if hint is bool:
+        return "true or false"
+    if hint is int:
+        return "an integer"
+    if hint is float:
+        return "a number"
+    if hint is str:
+        return "a string"
+    if typing.get_origin(hint) is list:
+        return 'a list of strings, e.g. ["bible:de"]'
+    return str(hint)
+
+
+def _bad(key: str, hint: Any, optional: bool, value: Any, text: bool = False) -> ValueError:
+    what = _describe(hint) + (" or none" if optional else "")
+    got = f"the string {value!r}" if isinstance(value, str) and not text else repr(value)
+    return ValueError(f"{key}: expected {what}, got {got}")
+
+
+def coerce(key: str, value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` of setting ``key``, or a ValueError naming both.
+
+    A :class:`Text` value is parsed from its text (see the module docstring); any other
+    value must already have the type (ints pass for floats, ``"none"`` clears an optional).
+    """
+    base, optional = _split_optional(hint)
+    if isinstance(value, Text):
+        return _from_text(key, str(value), base, optional)
+    if value is None or (optional and isinstance(value, str) and value.strip().lower() in _NONE_WORDS):
+        if optional:
+            return None
+        raise ValueError(f"{key}: expected {_describe(base)}, got none (this setting cannot be unset)")
+    return _typed(key, value, base, optional)
+
+
+def _typed(key: str, value: Any, base: Any, optional: bool) -> Any:
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+    elif base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"{key}: expected a finite number, got {value!r}")
+            return float(value)
+    elif base is str:
+        if isinstance(value, str):
+            return str(value)
+    elif typing.get_origin(base) is list:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return [str(v) for v in value]
+    else:
+        raise TypeError(f"{key}: unsupported setting type {base!r}")
+    raise _bad(key, base, optional, value)
+
+
+def _from_text(key: str, text: str, base: Any, optional: bool) -> Any:
+    s = text.strip()
+    if s.lower() in _NONE_WORDS:
+        if optional:
+            return None
+        raise ValueError(f"{key}: expected {_describe(base)}, got {s!r} (this setting cannot be unset)")
+    if base is bool:
+        if s.lower() in _TRUE_WORDS:
             return True
-        if low.lower() in {"false", "0", "no", "off"}:
+        if s.lower() in _FALSE_WORDS:
             return False
-        raise ValueError(f"{key}: expected true/false, got {text!r}")
-    if isinstance(current, list):
-        return [v.strip() for v in low.split(",") if v.strip()]
-    try:  # TOML literal: numbers, quoted strings, arrays
-        return tomllib.loads(f"v = {low}")["v"]
-    except tomllib.TOMLDecodeError:
-        return low
+    elif base is int:
+        try:
+            return int(s)
+        except ValueError:
+            pass
+    elif base is float:
+        try:
+            return _typed(key, float(s), float, optional)
+        except ValueError as err:
+            if "finite" in str(err):
+                raise
+    elif base is str:
+        if s[:1] in {'"', "'"}:
+            return _typed(key, _toml_value(key, s), str, optional)
+        return s
+    elif typing.get_origin(base) is list:
+        if s.startswith("["):
+            return _typed(key, _toml_value(key, s), base, optional)
+        return [v.strip() for v in s.split(",") if v.strip()]
+    raise _bad(key, base, optional, s, text=True)
 
 
-def apply_overrides(cfg: DistillConfig, overrides: list[str]) -> DistillConfig:
-    """Apply ``section.key=value`` overrides (e.g. ``objective.eps=0.02``) and re-validate."""
-    data = cfg.to_dict()
-    for item in overrides:
-        if "=" not in item:
+def _toml_value(key: str, text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{key}: {text!r} is not a valid TOML value ({err})") from err
+
+
+def flatten_settings(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"objective": {"eps": 0.1}}`` and ``{"objective.eps": 0.1}`` -> ``{"objective.eps": 0.1}``."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten_settings(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def unknown_setting(key: str, known: Sequence[str] | None = None) -> ValueError:
+    """The error for an unknown ``key``, with the closest known names."""
+    known = list(SETTINGS if known is None else known)
+    section, _, leaf = key.rpartition(".")
+    in_section = [k for k in known if section and k.startswith(section + ".")]
+    if in_section:  # a known section: compare the key names within it
+        leaves = {k.rsplit(".", 1)[-1]: k for k in in_section}
+        close = [leaves[x] for x in difflib.get_close_matches(leaf, list(leaves), n=3, cutoff=0.6)]
+        if not close:
+            return ValueError(f"unknown setting {key!r}; [{section}] has {', '.join(leaves)}")
+    else:
+        close = difflib.get_close_matches(key, known, n=3, cutoff=0.75)
+        close += [k for k in known if k.rsplit(".", 1)[-1] == leaf and k not in close]
+    hint = f"; did you mean {' or '.join(close[:3])}?" if close else \
+        "; `optical distill --print-config` lists every setting"
+    return ValueError(f"unknown setting {key!r}{hint}")
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, Text]:
+    """``["objective.eps=0.02", ...]`` -> ``{"objective.eps": Text("0.02")}`` (later wins)."""
+    out: dict[str, Text] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
             raise ValueError(f"override {item!r} is not of the form section.key=value")
-        path, value = item.split("=", 1)
-        section, _, key = path.strip().partition(".")
-        if section not in data or key not in data[section]:
-            known = ", ".join(f"{s}.{k}" for s in data for k in data[s])
-            raise ValueError(f"unknown setting {path!r}; known settings: {known}")
-        data[section][key] = _parse_value(value, data[section][key], path)
-    return DistillConfig.from_dict(data)
+        out[key.strip()] = Text(value)
+    return out
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DistillConfig:
-    """Defaults, then the TOML file (if any), then overrides."""
+def build_config(settings: Mapping[str, Any], base: DistillConfig | None = None) -> DistillConfig:
+    """``base`` (default: the defaults) with ``settings`` (nested or dotted; typed values or
+    :class:`Text`) applied, each parsed against its field's type; then validated."""
+    data = (base or DistillConfig()).to_dict()
+    for key, value in flatten_settings(settings).items():
+        if key not in SETTINGS:
+            raise unknown_setting(key)
+        section, name = key.split(".", 1)
+        data[section][name] = coerce(key, value, SETTINGS[key])
+    cfg = DistillConfig(**{s: cls(**data[s]) for s, cls in _SECTION_TYPES.items()})
+    cfg.validate()
+    return cfg
+
+
+def apply_overrides(cfg: DistillConfig, overrides: Sequence[str] | Mapping[str, Any]) -> DistillConfig:
+    """``cfg`` with overrides applied and re-validated: ``section.key=value`` strings (read
+    as command-line text) or a mapping of typed values (sweeps: ``{"objective.eps": 0.02}``)."""
+    if isinstance(overrides, Mapping):
+        return build_config(overrides, cfg)
+    return build_config(parse_assignments(list(overrides)), cfg)
+
+
+def load_config(path: str | Path | None = None,
+                overrides: Sequence[str] | Mapping[str, Any] | None = None) -> DistillConfig:
+    """Defaults, then the TOML file (if any), then overrides; validated before returning."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -219,16 +491,23 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise FileNotFoundError(f"config file not found: {p}")
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{p}: not valid TOML ({err})") from err
-    cfg = DistillConfig.from_dict(data)
-    return apply_overrides(cfg, overrides or [])
+    settings = flatten_settings(data)
+    for key, value in settings.items():  # errors in the file name the file
+        if key not in SETTINGS:
+            raise ValueError(f"{path}: {unknown_setting(key)}")
+        try:
+            coerce(key, value, SETTINGS[key])
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from err
+    if isinstance(overrides, Mapping):
+        settings.update(overrides)
+    else:
+        settings.update(parse_assignments(list(overrides or [])))
+    return build_config(settings)
 
 
 def replace(cfg: DistillConfig, **sections: dict[str, Any]) -> DistillConfig:
     """A copy with some section fields changed: ``replace(cfg, optim={"lr": 1e-5})``."""
-    out = dataclasses.replace(cfg)
-    for name, changes in sections.items():
-        setattr(out, name, dataclasses.replace(getattr(cfg, name), **changes))
-    out.validate()
-    return out
+    return build_config({name: dict(changes) for name, changes in sections.items()}, cfg)

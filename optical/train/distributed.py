@@ -28,15 +28,19 @@ class DistInfo:
 
 
 def resolve_device(spec: str, info: DistInfo) -> torch.device:
-    """``auto``: this process's GPU when CUDA is available, else CPU."""
+    """``auto``: this process's GPU when CUDA is available, else CPU; checked by
+    :func:`optical.encoders.resolve_device` (one clear error for a device this machine lacks)."""
+    from optical.encoders import resolve_device as check_device
+
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec == "cuda" and info.enabled:
         spec = f"cuda:{info.local_rank}"
-    device = torch.device(spec)
+    try:
+        device = check_device(spec)
+    except ValueError as err:
+        raise ValueError(f"run.{err}") from None
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("run.device asks for CUDA but no GPU is available")
         torch.cuda.set_device(device)
     return device
 

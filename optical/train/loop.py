@@ -3,12 +3,27 @@
 set-up (config, device, processes, models, data, teacher cache, geometry, optimiser,
 resume) -> for each step: lr -> forward/backward over micro-batches -> clip -> step ->
 zero_grad -> log -> eval/keep best -> checkpoint -> finish (final student, summary).
+
+The config is validated before anything else; the run folder is locked for the run's life
+(:func:`optical.train.lock.run_lock`: a second writer gets a clear error); each set-up
+phase says what it is doing on stderr (``run.progress``), with progress bars for the
+teacher outputs and the teacher's corpus index when they are computed.
+
+``--resume`` (``resume=True``) continues the folder's checkpoint with the same settings:
+only the settings in :data:`RESUMABLE_CHANGES` may differ from the checkpoint's; with no
+checkpoint to resume, a note on stderr says that the run starts from step 0.
+
+Test hook: with ``OPTICAL_TEST_KILL_AT_STEP=N`` in the environment, the main process
+kills itself (SIGKILL) right after logging step ``N``: a deterministic crash point for
+the resume tests.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +36,7 @@ from optical.losses import TokenGeometry, cross_entropy_ranking, info_nce, optic
 from optical.paths import atomic_write_json
 from optical.systems import corpus_name
 from optical.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from optical.train.config import DistillConfig
+from optical.train.config import DistillConfig, flatten_settings
 from optical.train.data import (
     batch_order,
     dev_collection,
@@ -37,6 +52,7 @@ from optical.train.distributed import (
     init_distributed,
     resolve_device,
 )
+from optical.train.lock import run_lock
 from optical.train.student import (
     build_student,
     check_tokenizer_coverage,
@@ -45,7 +61,12 @@ from optical.train.student import (
 )
 from optical.train.teacher_cache import TeacherOutputs, teacher_outputs
 
-__all__ = ["distill", "lr_at", "seed_everything"]
+__all__ = ["distill", "lr_at", "seed_everything", "RESUMABLE_CHANGES"]
+
+#: settings that may differ between a checkpoint and the run that resumes it
+RESUMABLE_CHANGES = frozenset({"run.progress", "run.device", "run.bf16", "run.eval_every",
+                               "run.checkpoint_every", "run.name", "optim.max_steps", "optim.epochs"})
+KILL_AT_STEP_ENV = "OPTICAL_TEST_KILL_AT_STEP"
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -127,7 +148,7 @@ class _Objective:
 
 
 def _dev_eval(student: Encoder, teacher: Encoder, collection, n_queries: int, is_query: bool,
-              corpus: str) -> dict[str, float]:
+              corpus: str, progress: bool = False) -> dict[str, float]:
     """MRR@10 and R@1 of student queries against the teacher's (cached) corpus index."""
     import random
 
@@ -137,7 +158,7 @@ def _dev_eval(student: Encoder, teacher: Encoder, collection, n_queries: int, is
     qids = sorted(collection.qrels)
     qids = sorted(random.Random(0).sample(qids, min(n_queries, len(qids))))  # a fixed spread-out sample
     queries = {q: collection.queries[q] for q in qids}
-    index = corpus_index(teacher, collection.corpus, name=corpus, progress=False)
+    index = corpus_index(teacher, collection.corpus, name=corpus, progress=progress)
     retriever = Retriever(student if is_query else teacher, teacher, index)
     run = retriever.search(queries, k=10)
     # the aligned verse (grade 2) is the target, as in the test tables
@@ -147,25 +168,58 @@ def _dev_eval(student: Encoder, teacher: Encoder, collection, n_queries: int, is
 
 def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
     """Train a student as ``cfg`` says; return the run summary (also in ``summary.json``)."""
-    # --- set-up: processes, device, run folder --------------------------------------------
+    # --- set-up: settings, processes, device, run folder (locked for the run's life) ------
+    cfg.validate()
     info: DistInfo = init_distributed()
     device = resolve_device(cfg.run.device, info)
     run_dir = Path(cfg.run.out_dir)
+    with run_lock(run_dir, enabled=info.is_main):
+        return _distill(cfg, resume, info, device, run_dir)
+
+
+def _say(*parts: Any) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def _check_resume(cfg: DistillConfig, ckpt: Path) -> None:
+    """Refuse to resume a checkpoint trained with other settings (before any model loads)."""
+    try:
+        saved = json.loads((ckpt / "state.json").read_text(encoding="utf-8")).get("config") or {}
+    except (OSError, ValueError) as err:
+        raise ValueError(f"checkpoint {ckpt} cannot be read ({err}); set run.out_dir to a new folder") from err
+    old, new = flatten_settings(saved), flatten_settings(cfg.to_dict())
+    changed = sorted(k for k in new if k in old and old[k] != new[k] and k not in RESUMABLE_CHANGES)
+    if changed:
+        diff = ", ".join(f"{k}={old[k]!r} (now {new[k]!r})" for k in changed)
+        raise ValueError(f"--resume: the checkpoint in {ckpt.parent} was trained with {diff}; resume with "
+                         "the same settings (only " + ", ".join(sorted(RESUMABLE_CHANGES)) +
+                         " may change) or set run.out_dir to a new folder")
+
+
+def _distill(cfg: DistillConfig, resume: bool, info: DistInfo, device: torch.device,
+             run_dir: Path) -> dict[str, Any]:
     ckpt = find_checkpoint(run_dir)
     if ckpt is not None and not resume:
         raise ValueError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, "
                          "or set run.out_dir to a new folder")
+    if ckpt is not None:
+        _check_resume(cfg, ckpt)
+    elif resume and info.is_main:
+        _say(f"note: --resume: no checkpoint in {run_dir}; starting a new run from step 0")
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", cfg.to_dict())
     seed_everything(cfg.run.seed, cfg.run.deterministic)
-    say = print if (info.is_main and cfg.run.progress) else (lambda *a, **k: None)
+    show = info.is_main and cfg.run.progress
+    say = _say if show else (lambda *a, **k: None)
 
     # --- models: frozen teacher, trainable student ----------------------------------------
     # Both encoders keep the default retrieval settings (so the teacher's corpus index is the
     # same one `optical bench` uses); training texts are truncated to model.max_length.
+    say(f"loading the teacher {cfg.model.teacher} on {device}")
     teacher = Encoder(cfg.model.teacher).to(device).eval()
     teacher.requires_grad_(False)
+    say(f"building the student from {cfg.model.student or cfg.model.teacher}")
     student = build_student(
         cfg.model.student or cfg.model.teacher, teacher.hidden_size, cfg.model.projection, teacher.max_length,
         cfg.model.freeze_embeddings, cfg.model.freeze_layers, cfg.model.truncate_layers, cfg.model.dropout,
@@ -173,12 +227,14 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
     is_query = cfg.model.student_side == "query"
 
     # --- data and teacher targets (computed once, cached on disk) -------------------------
+    say(f"loading the training pairs ({cfg.data.train})")
     pairs = load_training_pairs(cfg.data.train, cfg.objective.name, cfg.data.max_pairs, cfg.data.subset_seed,
                                 cfg.data.extra_train, cfg.data.extra_fraction)
     check_tokenizer_coverage(student, pairs.student)
     # distillation: the teacher reads the English side as the student's side (query/document);
     # cross-entropy: the teacher encodes the relevant documents (the other side).
     teacher_is_query = is_query if cfg.objective.name != "cross_entropy" else not is_query
+    say(f"teacher outputs for {len(pairs)} texts (computed once, then read from the cache)")
     if info.is_main:
         targets = teacher_outputs(teacher, pairs.teacher, teacher_is_query, max_length=cfg.model.max_length,
                                   progress=cfg.run.progress)
@@ -186,10 +242,13 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
     if not info.is_main:
         targets = teacher_outputs(teacher, pairs.teacher, teacher_is_query, max_length=cfg.model.max_length,
                                   progress=False)
+    if cfg.objective.name == "optical":
+        say(f"fitting the token geometry ({cfg.objective.geometry})")
     geometry = TokenGeometry.fit(targets.sample_tokens(seed=cfg.run.seed), cfg.objective.geometry) \
         if cfg.objective.name == "optical" else None
     dev = None
     if (cfg.run.eval_every or cfg.run.keep_best) and is_query:
+        say(f"loading the dev collection ({cfg.data.dev or cfg.data.train})")
         dev = dev_collection(cfg.data.dev, cfg.data.train)
     elif cfg.run.eval_every or cfg.run.keep_best:
         say("note: periodic dev retrieval needs a query-side student; the last student is kept")
@@ -213,6 +272,7 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
     # --- resume ---------------------------------------------------------------------------
     state: dict[str, Any] = {"step": 0, "best": None, "best_step": None, "elapsed": 0.0}
     if ckpt is not None:
+        say(f"loading the checkpoint {ckpt}")
         state = load_checkpoint(ckpt, student, optimizer)
         say(f"resumed from {ckpt} at step {state['step']}/{total_steps}")
         _truncate_log(run_dir / "metrics.jsonl", state["step"], info)
@@ -225,14 +285,17 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=state["step"], desc=cfg.system_name(), unit="step",
-               disable=not (info.is_main and cfg.run.progress))
     if dev is not None and state["step"] == 0 and info.is_main:  # the untrained student, for reference
+        say(f"step 0: the teacher's index of the dev corpus ({len(dev.corpus)} documents; built once, "
+            f"then cached) and the untrained student's dev retrieval ({cfg.data.dev_queries} queries)")
         scores = _dev_eval(student, teacher, dev, cfg.data.dev_queries, is_query,
-                           corpus_name(cfg.data.dev or cfg.data.train))
+                           corpus_name(cfg.data.dev or cfg.data.train), progress=show)
         _log(run_dir, {"step": 0, **scores}, info)
         say(f"step 0 (before training): dev MRR@10 {scores['dev_rr10']:.4f}  R@1 {scores['dev_r1']:.4f}")
     barrier(info)
+    bar = tqdm(total=total_steps, initial=state["step"], desc=cfg.system_name(), unit="step",
+               disable=not show)
+    kill_at = int(os.environ.get(KILL_AT_STEP_ENV, "0") or 0) if info.is_main else 0
     order_epoch, order = -1, []
     start = time.time() - state.get("elapsed", 0.0)
     student.train()
@@ -275,6 +338,10 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         record = {"step": step, "loss": loss_value, "lr": lr,
                   "pairs_per_s": cfg.optim.batch_size / max(time.time() - t0, 1e-9), "elapsed": state["elapsed"]}
         _log(run_dir, record, info)
+        if step == kill_at:  # test hook: a crash at a known point (see the module docstring)
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4f}", pairs_s=f"{record['pairs_per_s']:.1f}")
 
@@ -285,7 +352,8 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
                 scores = _dev_eval(student, teacher, dev, cfg.data.dev_queries, is_query,
                                    corpus_name(cfg.data.dev or cfg.data.train))
                 _log(run_dir, {"step": step, **scores}, info)
-                bar.write(f"step {step}: dev MRR@10 {scores['dev_rr10']:.4f}  R@1 {scores['dev_r1']:.4f}")
+                bar.write(f"step {step}: dev MRR@10 {scores['dev_rr10']:.4f}  R@1 {scores['dev_r1']:.4f}",
+                          file=sys.stderr)
                 if cfg.run.keep_best and (state["best"] is None or scores["dev_rr10"] > state["best"]):
                     state["best"], state["best_step"] = scores["dev_rr10"], step
                     save_student(student, run_dir / "best", _provenance(cfg, step))
