@@ -7,8 +7,10 @@ README's per-language tables.
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +18,131 @@ import pandas as pd
 
 from optical.assets.languages import resource_level
 from optical.benchmarks import is_embedded, load_collection, parse_spec
+from optical.data.types import RetrievalCollection
 from optical.results import ResultsStore, result_key
 from optical.systems import System, corpus_name, load_encoder_cached, parse_system
 
-__all__ = ["BENCH_MEASURES", "TABLE_MEASURES", "evaluate_system", "bench", "bench_table", "dataset_language"]
+__all__ = [
+    "BENCH_MEASURES",
+    "BINARY_MEASURES",
+    "TABLE_MEASURES",
+    "MeasureSet",
+    "bench",
+    "bench_table",
+    "dataset_language",
+    "evaluate_system",
+    "measure_label",
+    "measure_set",
+    "table_measures",
+]
 
-# R@k and MRR count the aligned verse (grade 2: the translation and identical-text
-# duplicates), as the zero-shot reference does; MAP and nDCG use every graded judgement
-# (cross-references are grade 1).
+# Graded collections whose every query has a grade-2 target (the Bible: the translation and
+# identical-text duplicates are grade 2, cross-references grade 1): R@k and MRR count grade 2,
+# as the zero-shot reference does; MAP and nDCG use every graded judgement.
 BENCH_MEASURES = ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10", "R(rel=2)@10", "R@100")
 TABLE_MEASURES = ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10")
-LABELS = {"R(rel=2)@1": "R@1", "RR(rel=2)@10": "MRR@10", "R(rel=2)@10": "R@10", "AP": "MAP", "nDCG@10": "nDCG@10",
-          "R@100": "R@100 (rel>=1)"}
-MEASURE_NOTE = ("R@1 and MRR@10 count the aligned English verse (grade 2, incl. identical-text duplicates); "
-                "MAP and nDCG@10 use all graded judgements (cross-references = grade 1).")
+# Every other collection (binary qrels, or grade 2 missing for some queries): every
+# judged-relevant document (grade >= 1) counts.
+BINARY_MEASURES = ("R@1", "RR@10", "AP", "nDCG@10", "R@10", "R@100")
+BINARY_TABLE_MEASURES = ("R@1", "RR@10", "AP", "nDCG@10")
+_NAMES = {"R": "R", "RR": "MRR", "AP": "MAP", "nDCG": "nDCG", "P": "P"}
+GRADED_NOTE = ("R@1 (rel=2) and MRR@10 (rel=2) count grade-2 documents (on the Bible: the aligned "
+               "English verse, incl. identical-text duplicates); MAP and nDCG@10 use all graded "
+               "judgements (Bible cross-references = grade 1).")
+BINARY_NOTE = "R@1 and MRR@10 count every judged-relevant document (grade >= 1)."
+MEASURE_NOTE = GRADED_NOTE
+
+
+def measure_label(measure: str) -> str:
+    """Table label of a measure name, saying which relevance it counts when not grade >= 1:
+    ``R(rel=2)@1`` -> ``R@1 (rel=2)``, ``RR@10`` -> ``MRR@10``, ``AP`` -> ``MAP``."""
+    head, at, cutoff = measure.partition("@")
+    base, _, params = head.partition("(")
+    if base not in _NAMES:
+        return measure
+    rel = re.fullmatch(r"rel=(\d+)\)", params)
+    if params and not rel:
+        return measure
+    label = _NAMES[base] + at + cutoff
+    return f"{label} (rel={rel.group(1)})" if rel and rel.group(1) != "1" else label
+
+
+LABELS = {m: measure_label(m) for m in dict.fromkeys(BENCH_MEASURES + BINARY_MEASURES)}
+
+
+@dataclass(frozen=True)
+class MeasureSet:
+    """What ``optical bench`` computes on a collection (``measures``), shows (``table``)
+    and the note under its tables."""
+
+    kind: str  # "graded" (grade 2 = the target) | "binary"
+    measures: tuple[str, ...]
+    table: tuple[str, ...]
+    note: str
+
+
+GRADED = MeasureSet("graded", BENCH_MEASURES, TABLE_MEASURES, GRADED_NOTE)
+BINARY = MeasureSet("binary", BINARY_MEASURES, BINARY_TABLE_MEASURES, BINARY_NOTE)
+_SHARED = {"AP", "nDCG@10"}  # in both sets, with the same meaning
+
+
+def measure_set(qrels: Mapping[str, Mapping[str, int]]) -> MeasureSet:
+    """The measures a collection is benchmarked with, from its qrels' grades.
+
+    Graded (R@k and MRR count grade 2) when every query with a relevant document has a
+    grade-2 one, as in the Bible benchmark; binary (grade >= 1 counts) otherwise, so a
+    collection judged with grade 1 never scores 0 for lack of grade-2 judgements.
+    """
+    judged = [docs for docs in qrels.values() if any(g >= 1 for g in docs.values())]
+    if judged and all(any(g >= 2 for g in docs.values()) for docs in judged):
+        return GRADED
+    return BINARY
+
+
+def table_measures(present: Iterable[str]) -> tuple[str, ...]:
+    """The table measures for rows that carry these measures: the graded set's, the binary
+    set's, or both (graded first) when the rows mix collections of both kinds."""
+    have = set(present)
+    out: list[str] = []
+    for kind in (GRADED, BINARY):
+        if have & (set(kind.table) - _SHARED):
+            out += [m for m in kind.table if m in have and m not in out]
+    return tuple(out) or tuple(m for m in TABLE_MEASURES if m in have) or TABLE_MEASURES
+
+
+def measure_note(measures: Iterable[str]) -> str:
+    """The note under a table of these measures ("" when only MAP / nDCG@10 are shown)."""
+    shown = set(measures)
+    return " ".join(kind.note for kind in (GRADED, BINARY) if shown & (set(kind.table) - _SHARED))
+
+
 Progress = Callable[[str], None]
+SEARCH_MODES = ("pooled", "maxsim", "ot")
+
+
+def _check_search(k: object, mode: str) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k (documents per query) must be an integer >= 1, got {k!r}")
+    if mode not in SEARCH_MODES:
+        raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}")
+
+
+def load_collection_checked(dataset: str, split: str) -> RetrievalCollection:
+    """A dataset split that can be benchmarked: it has queries, qrels, and queries judged."""
+    from optical.retrieval.search import check_queries
+
+    collection = load_collection(dataset, split)
+    if not collection.queries:
+        raise ValueError(f"{dataset} ({split}): no queries")
+    if not collection.corpus:
+        raise ValueError(f"{dataset} ({split}): no documents")
+    check_queries(collection.queries)  # invisible queries cannot be ranked: refuse before any index
+    if not any(collection.qrels.values()):
+        raise ValueError(f"{dataset} ({split}): no relevance judgements (qrels)")
+    if not set(collection.qrels) & set(collection.queries):
+        raise ValueError(f"{dataset} ({split}): no query of the qrels is among the queries "
+                         "(check the query ids)")
+    return collection
 
 
 def dataset_language(spec: str) -> str:
@@ -51,16 +163,23 @@ def evaluate_system(
     split: str = "test",
     k: int = 100,
     mode: str = "pooled",
-    measures: Sequence[str] = BENCH_MEASURES,
+    measures: Sequence[str] | None = None,
     device: str | None = None,
     progress: bool = True,
     extra: dict[str, Any] | None = None,
+    collection: RetrievalCollection | None = None,
 ) -> dict[str, Any]:
-    """Search one dataset split with one system and score it; return a results-store row."""
+    """Search one dataset split with one system and score it; return a results-store row.
+
+    ``measures`` default to the collection's :func:`measure_set`; ``collection`` is the
+    dataset split when already loaded.
+    """
     from optical.evaluation import evaluate, per_query
     from optical.retrieval import Retriever, corpus_index
 
-    collection = load_collection(dataset, split)
+    _check_search(k, mode)
+    collection = collection if collection is not None else load_collection_checked(dataset, split)
+    measures = list(measures) if measures is not None else list(measure_set(collection.qrels).measures)
     q_enc = load_encoder_cached(system.query_model, device)
     d_enc = load_encoder_cached(system.doc_model, device)
     t0 = time.time()
@@ -103,25 +222,29 @@ def bench(
     store = store or ResultsStore()
     done = store.keys()
     rows = []
+    _check_search(k, mode)
     parsed = [s if isinstance(s, System) else parse_system(s) for s in systems]
+    # every dataset is read (and checked) before any model loads; its qrels pick its measures
+    collections = {dataset: load_collection_checked(dataset, split) for dataset in dict.fromkeys(datasets)}
     for system in parsed:
         for dataset in datasets:
             row_extra = dict(extra or {})
+            kind = measure_set(collections[dataset].qrels)
             payload = {"system": _system_identity(system), "dataset": dataset, "split": split, "k": k, "mode": mode,
-                       "measures": list(BENCH_MEASURES)} | row_extra
+                       "measures": list(kind.measures)} | row_extra
             if result_key(payload) in done:
                 if progress:
                     progress(f"{system.name} on {dataset} ({split}): already in {store.path}")
                 continue
             if progress:
                 progress(f"evaluating {system.name} on {dataset} ({split}, {mode})")
-            row = evaluate_system(system, dataset, split, k, mode, device=device, progress=progress is not None,
-                                  extra=row_extra)
+            row = evaluate_system(system, dataset, split, k, mode, kind.measures, device=device,
+                                  progress=progress is not None, extra=row_extra, collection=collections[dataset])
             store.append(row)
             rows.append(row)
             if progress:
                 m = row["metrics"]
-                shown = "  ".join(f"{LABELS[k]} {m[k]:.3f}" for k in TABLE_MEASURES)
+                shown = "  ".join(f"{measure_label(name)} {m[name]:.3f}" for name in kind.table)
                 progress(f"  {shown}  ({row['timings']['queries_per_s']:.0f} q/s)")
     return rows
 
@@ -130,13 +253,17 @@ def bench_table(
     store: ResultsStore,
     systems: Sequence[str] | None = None,
     languages: Sequence[str] | None = None,
-    measures: Sequence[str] = TABLE_MEASURES,
+    measures: Sequence[str] | None = None,
     baseline: str | None = "zero-shot",
     split: str = "test",
     dataset_family: str | None = "bible",
     group: str | None = None,
 ) -> str:
-    """Paper-style markdown: systems x languages x measures, with significance marks vs ``baseline``."""
+    """Paper-style markdown: systems x languages x measures, with significance marks vs ``baseline``.
+
+    ``measures`` default to the :func:`table_measures` of the selected rows (R@1 (rel=2),
+    MRR@10 (rel=2), MAP, nDCG@10 for the Bible; R@1, MRR@10, MAP, nDCG@10 for binary qrels).
+    """
     from optical.evaluation.tables import to_markdown
 
     frame = store.per_query_frame()
@@ -147,11 +274,12 @@ def bench_table(
     frame = frame[frame["split"] == split]
     if dataset_family:
         frame = frame[frame["dataset"].str.startswith(dataset_family + ":")]
-    frame = frame[frame["measure"].isin(measures)]
     if systems is not None:
         frame = frame[frame["system"].isin(systems)]
     if languages is not None:
         frame = frame[frame["language"].isin(languages)]
+    measures = list(measures) if measures is not None else list(table_measures(frame["measure"].unique()))
+    frame = frame[frame["measure"].isin(measures)]
     if frame.empty:
         raise ValueError("no results match the requested systems/languages/split")
     # several rows of one system and language are seeds (or repeats): average per query
@@ -171,8 +299,8 @@ def bench_table(
             continue
         table = to_markdown(part, baseline=baseline, systems=systems, languages=languages, measures=[measure],
                             average=True)
-        blocks.append(f"**{LABELS.get(measure, measure)}**\n\n{table}")
-    return "\n\n".join(blocks) + "\n\n" + MEASURE_NOTE
+        blocks.append(f"**{measure_label(measure)}**\n\n{table}")
+    return _with_note("\n\n".join(blocks), measures)
 
 
 def _single_system_table(frame: pd.DataFrame, system: str, languages: Sequence[str],
@@ -181,15 +309,24 @@ def _single_system_table(frame: pd.DataFrame, system: str, languages: Sequence[s
 
     sub = frame[frame["system"] == system]
     means = sub.groupby(["language", "measure"])["value"].mean()
-    counts = sub[sub["measure"] == measures[0]].groupby("language")["qid"].nunique()
-    head = "| language | resource | queries | " + " | ".join(LABELS.get(m, m) for m in measures) + " |"
+    counts = sub.groupby("language")["qid"].nunique()
+    head = "| language | resource | queries | " + " | ".join(measure_label(m) for m in measures) + " |"
     lines = [f"**{system}**", "", head, "|:---|:---|---:|" + "---:|" * len(measures)]
     for lang in languages:
-        cells = [f"{means.get((lang, m), float('nan')):.3f}" for m in measures]
+        cells = [_cell(means.get((lang, m), float("nan"))) for m in measures]
         lines.append(f"| {lang} | {resource_level(lang)} | {counts.get(lang, 0)} | " + " | ".join(cells) + " |")
-    avg = [f"{sub[sub['measure'] == m].groupby('language')['value'].mean().mean():.3f}" for m in measures]
+    avg = [_cell(sub[sub["measure"] == m].groupby("language")["value"].mean().mean()) for m in measures]
     lines.append("| *macro avg* | | | " + " | ".join(avg) + " |")
-    return "\n".join(lines) + "\n\n" + MEASURE_NOTE
+    return _with_note("\n".join(lines), measures)
+
+
+def _cell(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:.3f}"
+
+
+def _with_note(text: str, measures: Sequence[str]) -> str:
+    note = measure_note(measures)
+    return f"{text}\n\n{note}" if note else text
 
 
 def summary_frame(store: ResultsStore) -> pd.DataFrame:

@@ -23,7 +23,15 @@ from torch import Tensor, nn
 from optical.assets.models import encoder_conventions, resolve_model
 from optical.hf import load_automodel, load_tokenizer
 
-__all__ = ["Encoder", "TokenBatch", "TokenOutput", "mean_pool", "length_buckets", "load_encoder"]
+__all__ = [
+    "Encoder",
+    "TokenBatch",
+    "TokenOutput",
+    "mean_pool",
+    "length_buckets",
+    "load_encoder",
+    "resolve_device",
+]
 
 
 @dataclass
@@ -272,8 +280,54 @@ def _load_projection(path: str) -> nn.Linear | None:
     return proj
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The torch device for a device string, checked before anything loads.
+
+    ``None``, ``""`` or ``"auto"``: CUDA when a GPU is visible, else CPU. ``cpu``, ``cuda``,
+    ``cuda:N`` and ``mps`` are accepted when this torch build and machine have them;
+    anything else raises ``ValueError`` with one line saying why.
+    """
+    if isinstance(device, torch.device):
+        spec = str(device)
+    else:
+        spec = str(device or "auto").strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(spec)
+    except (RuntimeError, ValueError):
+        raise ValueError(
+            f"device {device!r}: not a device (expected auto, cpu, cuda, cuda:N or mps)"
+        ) from None
+    if dev.type not in DEVICE_TYPES:
+        raise ValueError(f"device {device!r}: unsupported (expected auto, cpu, cuda, cuda:N or mps)")
+    if dev.type == "cuda":
+        if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+            raise ValueError(
+                f"device {device!r}: CUDA requested but this torch build ({torch.__version__}) has no "
+                "CUDA; use --device cpu or install a CUDA build of torch"
+            )
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"device {device!r}: CUDA requested but no GPU is visible (check the driver and "
+                "CUDA_VISIBLE_DEVICES); use --device cpu"
+            )
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device {device!r}: only {count} GPU(s) visible (cuda:0..cuda:{count - 1})")
+    if dev.type == "mps":
+        if not torch.backends.mps.is_built():
+            raise ValueError(f"device {device!r}: MPS requested but this torch build has no MPS support")
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device {device!r}: MPS requested but no MPS device is available")
+    return dev
+
+
 def load_encoder(name_or_path: str, device: str | torch.device | None = None, **kwargs) -> Encoder:
-    """An :class:`Encoder` on ``device`` (default: CUDA when available, else CPU)."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return Encoder(name_or_path, **kwargs).to(device)
+    """An :class:`Encoder` on ``device`` (see :func:`resolve_device`; default: CUDA when
+    available, else CPU). The device is checked before the model loads."""
+    dev = resolve_device(device)
+    return Encoder(name_or_path, **kwargs).to(dev)

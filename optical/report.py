@@ -11,8 +11,9 @@ For every sweep group (one research question each) and dataset family, in the ch
   :func:`~optical.evaluation.tables.language_spread`);
 - the other measures of the group: embedding metrics (RQ2) and threshold F1 (RQ3).
 
-Measures without grade-2 judgements in a dataset family (R@1 and MRR@10 count grade-2
-documents; CLDR judges with grade 1) are left out of its tables, with a note.
+Collections judged with grade 1 only (CLDR) are benched with binary measures (R@1, MRR@10);
+rows stored before that carry grade-2 measures (R@1 (rel=2), MRR@10 (rel=2)), which are left
+out of such a family's tables, with a note.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ QUESTIONS = {
     "rq4": "RQ4 — variance between high- and low-resource languages: OT vs contrastive",
     "rq5": "RQ5 — the high–low R@1 gap as model size grows",
 }
-RETRIEVAL_MEASURES = ("R(rel=2)@1", "AP")
+RETRIEVAL_MEASURES = ("R(rel=2)@1", "R@1", "AP")  # R@1: families benched with binary qrels
 GRADE2_MEASURES = ("R(rel=2)@1", "RR(rel=2)@10", "R(rel=2)@10")
 LOWER_IS_BETTER = {"alignment", "uniformity", "uniformity_en"}
 LABELS_MORE = {
@@ -109,7 +110,7 @@ def report_blocks(
 
 # ---------------------------------------------------------------------------- numbers
 GRADE1_NOTE = (
-    "R@1 and MRR@10 count grade-2 judgements; this family has grade-1 judgements only, "
+    "R@1 (rel=2) and MRR@10 (rel=2) count grade-2 judgements; this family has grade-1 judgements only, "
     "so they are left out (MAP = MRR here when each query has one relevant document)."
 )
 
@@ -119,7 +120,8 @@ def _measures(block: Block) -> tuple[list[str], list[str]]:
     per_query = list(dict.fromkeys(m for r in block.rows for m in (r.get("per_query") or {})))
     aggregate = list(dict.fromkeys(m for r in block.rows for m in r.get("metrics", {})))
     retrieval = [r for r in block.rows if r.get("task", "retrieval") == "retrieval"]
-    if retrieval and not grade2_judged(retrieval):
+    if retrieval and not grade2_judged(retrieval) and {*per_query, *aggregate} & set(GRADE2_MEASURES):
+        # rows stored before bench chose binary measures for grade-1 collections
         if GRADE1_NOTE not in block.notes:
             block.notes.append(GRADE1_NOTE)
         per_query = [m for m in per_query if m not in GRADE2_MEASURES]
@@ -130,7 +132,7 @@ def _measures(block: Block) -> tuple[list[str], list[str]]:
 
 
 def _primary(tables: list[str], others: list[str]) -> str | None:
-    for m in ("R(rel=2)@1", "AP", "mining_acc", "F1"):
+    for m in ("R(rel=2)@1", "R@1", "AP", "mining_acc", "F1"):
         if m in tables or m in others:
             return m
     return (tables or others or [None])[0]
@@ -502,6 +504,7 @@ def write_report(
         raise FileNotFoundError(
             f"no results store at {store.path}: run a sweep, a notebook or `optical bench` first"
         )
+    _check_selection(store, groups, split)
     markdown, figures = render_markdown(store, groups, split)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, markdown)
@@ -511,3 +514,18 @@ def write_report(
         atomic_write_text(html_out, render_html(markdown, figures, plotlyjs))
         written["html"] = str(html_out)
     return written
+
+
+def _check_selection(store: ResultsStore, groups: Sequence[str] | None, split: str) -> None:
+    """Refuse a split or group the store has no rows of (the report would be empty)."""
+    rows = store.rows()
+    splits = sorted({r["split"] for r in rows})
+    if split not in splits:
+        raise ValueError(f"split {split!r}: the store {store.path} has rows of {', '.join(splits) or 'no split'}")
+    if groups is not None:
+        present = {r.get("group") or "" for r in rows if r["split"] == split}
+        unknown = [g for g in groups if g not in present]
+        if unknown:
+            shown = ", ".join(sorted(g or "(no group)" for g in present))
+            raise ValueError(f"unknown group(s) {', '.join(unknown)} in the {split} rows of {store.path}; "
+                             f"groups: {shown}")

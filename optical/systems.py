@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from optical.encoders import Encoder, load_encoder
+from optical.hf import looks_like_path
 
 __all__ = ["System", "ZERO_SHOT", "parse_system", "load_encoder_cached", "release_encoders", "corpus_name"]
 
@@ -50,10 +51,13 @@ def parse_system(spec: str, name: str | None = None) -> System:
         parts = dict(p.split("=", 1) for p in spec.split(",") if "=" in p)
         if set(parts) != {"query", "doc"}:
             raise ValueError(f"{spec!r}: expected query=<model>,doc=<model>")
+        for side, model in parts.items():
+            if not model.strip() or (not Path(model).exists() and looks_like_path(model)):
+                raise ValueError(f"{spec!r}: {side} model {model!r}: no such model folder")
         return System(name or spec, parts["query"], parts["doc"], "model")
     summary = Path(spec) / "summary.json"
     if summary.is_file():
-        info = json.loads(summary.read_text())
+        info = _read_summary(summary)
         student, teacher = Path(info["student"]), info["teacher"]
         if not student.is_dir():  # the run folder was moved: the student is inside it
             student = Path(spec) / student.name
@@ -63,7 +67,24 @@ def parse_system(spec: str, name: str | None = None) -> System:
     if Path(spec).exists() and not (Path(spec) / "config.json").is_file():
         raise ValueError(f"{spec}: neither a model folder (config.json) nor a finished run (summary.json); "
                          "if it is a run in progress, wait for it to finish")
+    if not Path(spec).exists() and looks_like_path(spec):
+        raise ValueError(f"{spec}: no such run or model folder (a system is zero-shot, a run folder with "
+                         "summary.json, a model folder, a bundled name, a Hugging Face id or "
+                         "query=<model>,doc=<model>)")
     return System(name or Path(spec).name or spec, spec, spec, "model")
+
+
+def _read_summary(path: Path) -> dict:
+    """A run's summary.json, checked for what a system needs (student, teacher)."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); is the run folder damaged?") from None
+    missing = [k for k in ("student", "teacher") if not isinstance(info, dict) or not isinstance(info.get(k), str)]
+    if missing:
+        raise ValueError(f"{path}: a run summary needs {' and '.join(missing)} (model paths)")
+    info.setdefault("system", path.parent.name)
+    return info
 
 
 def load_encoder_cached(name_or_path: str, device: str | None = None) -> Encoder:

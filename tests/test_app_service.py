@@ -369,7 +369,7 @@ def test_results_tables_marks_gap_and_curves(settings, app_env):
         csv.columns
     )
     gap, note = gap_table(data, "test", "bible", systems=["zero-shot", "tiny-optical"])
-    assert list(gap.columns) == ["R@1", "MRR@10", "MAP", "nDCG@10"] and "low: sw, tl" in note
+    assert list(gap.columns) == ["R@1 (rel=2)", "MRR@10 (rel=2)", "MAP", "nDCG@10"] and "low: sw, tl" in note
     assert (
         gap.loc["tiny-optical", "MAP"] < gap.loc["zero-shot", "MAP"]
     )  # the student narrows the gap

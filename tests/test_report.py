@@ -138,16 +138,16 @@ def test_paper_table_seeds_gap_and_summary_numbers(store):
     assert len(figures) == 3
     rq4 = _section(md, "## RQ4")
     # macro R@1: optical (0.875 + 0.625) / 2 = 0.750; zero-shot (0.5 + 0.75) / 2 = 0.625
-    assert "Macro R@1: best optical-sw 0.750, zero-shot 0.625 (Δ +0.125)." in rq4
+    assert "Macro R@1 (rel=2): best optical-sw 0.750, zero-shot 0.625 (Δ +0.125)." in rq4
     assert "2 systems × 2 languages (sw, de), up to 2 seeds." in rq4
     # 4 queries cannot reach p < 0.05 with a paired sign-flip test: no marks
-    assert "Cells significantly better / worse than zero-shot on R@1: 0 / 0 of 2." in rq4
+    assert "Cells significantly better / worse than zero-shot on R@1 (rel=2): 0 / 0 of 2." in rq4
     # gap high - low: zero-shot 0.75 - 0.5; optical per seed 0.5 - 0.75 and 0.75 - 1.0
-    assert "High−low R@1 gap: zero-shot +0.250; smallest |gap| zero-shot +0.250." in rq4
-    r1 = rq4[rq4.index("**R@1**") : rq4.index("**MAP**")]
+    assert "High−low R@1 (rel=2) gap: zero-shot +0.250; smallest |gap| zero-shot +0.250." in rq4
+    r1 = rq4[rq4.index("**R@1 (rel=2)**") : rq4.index("**MAP**")]
     assert "| zero-shot | 0.500 | **0.750** | 0.625 |" in r1
     assert "| optical-sw | **0.875** | 0.625 | **0.750** |" in r1
-    seeds = rq4[rq4.index("**R@1, mean ± std over seeds**") :]
+    seeds = rq4[rq4.index("**R@1 (rel=2), mean ± std over seeds**") :]
     assert "| optical-sw | 0.875 ± 0.177 | 0.625 ± 0.177 | 2 |" in seeds
     assert "| zero-shot | 0.500 | 0.750 | 1 |" in seeds
     gap = rq4[rq4.index("**Gap and variance across languages**") :]
@@ -160,7 +160,7 @@ def test_paper_table_seeds_gap_and_summary_numbers(store):
 def test_grade1_family_drops_r1_and_shows_f1(store):
     md, _ = render_markdown(store)
     rq3 = _section(md, "## RQ3")
-    assert "**R@1**" not in rq3 and "**MAP**" in rq3 and "grade-1 judgements only" in rq3
+    assert "**R@1 (rel=2)**" not in rq3 and "**R@1**" not in rq3 and "**MAP**" in rq3 and "grade-1 judgements only" in rq3
     assert "Macro MAP: best zero-shot 0.750" in rq3
     assert "| ce-sw | 0.250 | 0.500 | 0.167 | 0.800 |" in rq3  # F1, precision, recall, threshold
     assert "sw best F1" in rq3

@@ -224,8 +224,9 @@ def test_bad_input_gives_one_clear_line(capsys, argv, message):
 def test_bad_measure_and_bad_run_file(capsys, beir_dir, runs, tmp_path):
     qrels = str(beir_dir / "qrels" / "test.tsv")
     argv = ["evaluate", "--qrels", qrels, "--run", str(runs["pooled"]), "--measures", "Bogus@3"]
-    assert main(argv) == 1
-    assert "Bogus" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # refused while parsing the arguments (usage error)
+        main(argv)
+    assert exit_.value.code == 2 and "Bogus" in capsys.readouterr().err
     bad = tmp_path / "bad.trec"
     bad.write_text("q1 d1 1 0.5 tag\n")
     assert main(["evaluate", "--qrels", qrels, "--run", str(bad)]) == 1

@@ -261,7 +261,8 @@ def seed_averaged(per_query: pd.DataFrame) -> pd.DataFrame:
 
 
 def grade2_judged(rows: Iterable[dict[str, Any]]) -> bool:
-    """Whether retrieval rows' datasets have grade-2 judgements, which R@1 and MRR@10 count.
+    """Whether retrieval rows' datasets have grade-2 judgements, which R@1 (rel=2) and
+    MRR@10 (rel=2) count (rows benched before bench chose binary measures for grade-1 qrels).
 
     False when no query of any row found a grade-2 document in its top 10 while grade >= 1
     documents were found (e.g. CLDR names, judged with grade 1 only).

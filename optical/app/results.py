@@ -2,7 +2,9 @@
 
 Reads the results store (``optical bench`` / ``optical sweep`` write it) and the
 ``metrics.jsonl`` of training runs. Several rows of one system and language (seeds,
-repeats) are averaged. Measures are the bench's: R@1, MRR@10, MAP, nDCG@10.
+repeats) are averaged. Measures are the bench's (:func:`optical.bench.table_measures`):
+R@1 (rel=2), MRR@10 (rel=2), MAP, nDCG@10 on the Bible; R@1, MRR@10, MAP, nDCG@10 on
+collections with binary qrels.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 
 from optical.app.systems import RunFolder
 from optical.assets.languages import resource_level
-from optical.bench import LABELS, TABLE_MEASURES
+from optical.bench import LABELS, TABLE_MEASURES, measure_label, table_measures
 from optical.evaluation.tables import language_spread, resource_gap, significance_table
 from optical.results import ResultsStore
 
@@ -78,6 +80,13 @@ class ResultsData:
         first = {g: i for i, g in enumerate(dict.fromkeys(self.summary["group"].fillna("")))}
         return sorted(counts.index, key=lambda g: (-counts[g], first[g]))
 
+    def table_measures(self, split: str, fam: str) -> tuple[str, ...]:
+        """The bench's table measures for the rows of one split and benchmark family."""
+        s = self.summary
+        if s.empty:
+            return TABLE_MEASURES
+        return table_measures(s.loc[(s["split"] == split) & (s["family"] == fam), "measure"].unique())
+
     def in_group(self, group: str | None) -> ResultsData:
         """Only one experiment group's rows (``None``: every row).
 
@@ -110,8 +119,8 @@ def _pairs(row: dict) -> float:
 def load_results(path: str | Path) -> ResultsData:
     """Read a results store (an absent file is an empty store)."""
     store = ResultsStore(path)
-    rows = store.rows()
-    summary = store.summary_frame()
+    rows = store.rows()  # read once: a malformed row warns once
+    summary = store.summary_frame(rows)
     extra = pd.DataFrame(
         [
             {
@@ -127,7 +136,7 @@ def load_results(path: str | Path) -> ResultsData:
     ).drop_duplicates("key")
     summary = summary.merge(extra, on="key", how="left")
     summary["family"] = summary["dataset"].map(family) if len(summary) else pd.Series(dtype=str)
-    per_query = store.per_query_frame()
+    per_query = store.per_query_frame(rows)
     per_query["family"] = (
         per_query["dataset"].map(family) if len(per_query) else pd.Series(dtype=str)
     )
@@ -138,10 +147,13 @@ def _select(
     frame: pd.DataFrame,
     split: str,
     fam: str,
-    measures: Sequence[str],
+    measures: Sequence[str] | None,
     systems: Sequence[str] | None,
 ) -> pd.DataFrame:
-    keep = (frame["split"] == split) & (frame["family"] == fam) & frame["measure"].isin(measures)
+    keep = (frame["split"] == split) & (frame["family"] == fam)
+    if measures is None:  # the bench's table measures of these rows
+        measures = table_measures(frame.loc[keep, "measure"].unique())
+    keep &= frame["measure"].isin(measures)
     if systems is not None:
         keep &= frame["system"].isin(systems)
     return frame[keep]
@@ -151,7 +163,7 @@ def language_means(
     data: ResultsData,
     split: str,
     fam: str,
-    measures: Sequence[str] = TABLE_MEASURES,
+    measures: Sequence[str] | None = None,
     systems: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Long frame: system, language, resource, measure, label, value (mean over runs), n_runs."""
@@ -164,14 +176,15 @@ def language_means(
         .agg(value=("value", "mean"), n_runs=("value", "size"), resource=("resource", "first"))
         .reset_index()
     )
-    out["label"] = out["measure"].map(lambda m: LABELS.get(m, m))
+    out["label"] = out["measure"].map(measure_label)
     order = {s: i for i, s in enumerate(systems or data.systems())}
     out["_o"] = out["system"].map(lambda s: order.get(s, len(order)))
     return out.sort_values(["_o"], kind="stable")[cols].reset_index(drop=True)
 
 
 def _per_query_means(
-    data: ResultsData, split: str, fam: str, measures: Sequence[str], systems: Sequence[str] | None
+    data: ResultsData, split: str, fam: str, measures: Sequence[str] | None,
+    systems: Sequence[str] | None,
 ) -> pd.DataFrame:
     part = _select(data.per_query, split, fam, measures, systems)
     return part.groupby(["system", "language", "qid", "measure"], as_index=False, sort=False)[
@@ -183,7 +196,7 @@ def significance_marks(
     data: ResultsData,
     split: str,
     fam: str,
-    measures: Sequence[str] = TABLE_MEASURES,
+    measures: Sequence[str] | None = None,
     systems: Sequence[str] | None = None,
     baseline: str = "zero-shot",
     n_resamples: int = 2000,
@@ -244,7 +257,7 @@ def gap_table(
     data: ResultsData,
     split: str,
     fam: str,
-    measures: Sequence[str] = TABLE_MEASURES,
+    measures: Sequence[str] | None = None,
     systems: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame | None, str]:
     """High- minus low-resource gap per system and measure, or None and the reason."""
@@ -261,8 +274,9 @@ def gap_table(
             f"the gap needs at least one high- and one low-resource language; the store has {listed}",
         )
     gap = resource_gap(frame[frame["language"].isin(known)], known)
-    gap = gap[[m for m in measures if m in gap.columns]]
-    gap.columns = [LABELS.get(c, c) for c in gap.columns]
+    shown = measures if measures is not None else data.table_measures(split, fam)
+    gap = gap[[m for m in shown if m in gap.columns]]
+    gap.columns = [measure_label(c) for c in gap.columns]
     return gap, f"high: {', '.join(have['high'])}; low: {', '.join(have['low'])}"
 
 

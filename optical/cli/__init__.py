@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "OPTICAL_DEBUG"
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in {"", "0", "false", "no", "off"}
+
+
+def _os_message(err: OSError) -> str:
+    """``<path>: <reason>`` for an OSError that names a file, else its text."""
+    reason = err.strerror or str(err)
+    names = [n for n in (err.filename, err.filename2) if n is not None]
+    return f"{' -> '.join(map(str, names))}: {reason}" if names else reason
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -49,5 +64,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (ValueError, FileNotFoundError, AssetError) as err:
         # Expected failures (bad input, missing assets) get one clear line, no traceback.
-        print(f"optical {args.command}: error: {err}", file=sys.stderr)
+        if _debug():
+            raise
+        message = _os_message(err) if isinstance(err, FileNotFoundError) and err.strerror else err
+        print(f"optical {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except OSError as err:  # permission denied, disk full, a folder where a file belongs, ...
+        if _debug():
+            raise
+        print(f"optical {args.command}: error: {_os_message(err)}", file=sys.stderr)
+        return 1
+    except Exception as err:  # the safety net: no traceback reaches a user
+        if _debug():
+            raise
+        print(f"optical {args.command}: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"optical {args.command}: run with {DEBUG_ENV}=1 to see the traceback", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from optical.assets.languages import BIBLE_LANGUAGES, parse_languages
+from optical.cli.argtypes import device, positive_int
 
 EPILOG = """\
 Systems: zero-shot | a model (bundled:..., HF id, folder) | a distillation run folder |
@@ -28,14 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--datasets", nargs="*", default=None, help="explicit dataset specs (instead of --languages)")
     p.add_argument("--split", default="test", choices=["test", "dev"], help="query split (default test)")
     p.add_argument("--mode", default="pooled", choices=["pooled", "maxsim", "ot"], help="search mode")
-    p.add_argument("--k", type=int, default=100, help="documents retrieved per query (default 100)")
+    p.add_argument("--k", type=positive_int, default=100, help="documents retrieved per query (default 100)")
     p.add_argument("--store", default=None, help="results store (default $OPTICAL_RESULTS or runs/results.jsonl)")
     p.add_argument("--baseline", default="zero-shot", help="system the significance marks compare against")
     p.add_argument("--table-only", action="store_true", help="do not evaluate; print the table from the store")
     p.add_argument("--group", default=None,
                    help="experiment group: labels the new rows and restricts the table to it (a sweep's name, "
                         "e.g. bible-main; default: rows of every group, averaged per system name)")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--device", type=device, default=None, help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=run)
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from optical.cli.argtypes import device, measure_list, positive_int, probability
 from optical.systems import corpus_name
 
 __all__ = ["register", "load_qrels_spec", "load_corpus_spec"]
@@ -29,13 +30,19 @@ def load_corpus_spec(spec: str) -> dict:
     if path.is_dir():
         for name in ("corpus.jsonl", "corpus.jsonl.gz"):
             if (path / name).is_file():
-                return read_jsonl_corpus(path / name)
+                return _non_empty(read_jsonl_corpus(path / name), path / name)
         raise FileNotFoundError(f"{path}: no corpus.jsonl (expected a BEIR folder)")
     if path.is_file():
-        return read_jsonl_corpus(path)
+        return _non_empty(read_jsonl_corpus(path), path)
     raise FileNotFoundError(
         f"{spec}: no such corpus (use bible:<lang>, cldr:<lang>, a BEIR folder or a .jsonl file)"
     )
+
+
+def _non_empty(corpus: dict, path: Path) -> dict:
+    if not corpus:
+        raise ValueError(f"{path}: empty corpus (no documents; expected JSON lines with _id and text)")
+    return corpus
 
 
 def _looks_like_beir_tsv(path: Path) -> bool:
@@ -80,20 +87,23 @@ def _queries_spec(spec: str, split: str) -> dict[str, str]:
 def _read_run(path: str):
     from optical.data import read_run
 
+    if Path(path).is_dir():
+        raise ValueError(f"{path}: a folder; --run expects a TREC run file (qid Q0 docid rank score tag)")
     run = read_run(path)
-    if not run:
-        raise ValueError(f"{path}: empty run")
+    if not any(run.values()):
+        raise ValueError(f"{path}: empty run (no ranked documents)")
     return run
 
 
-def _measures(text: str) -> list[str]:
+def _measures(names: str | list[str]) -> list[str]:
     from optical.evaluation import parse_measures
 
-    names = [m.strip() for m in text.split(",") if m.strip()]
+    if isinstance(names, str):
+        names = [m.strip() for m in names.split(",") if m.strip()]
     if not names:
         raise ValueError("no measures given")
     parse_measures(names)  # fail early with the parser's message
-    return names
+    return list(names)
 
 
 def _model_label(name: str) -> str:
@@ -147,17 +157,26 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from optical.data import write_run
     from optical.encoders import load_encoder
     from optical.retrieval import DenseIndex, Retriever, corpus_index
+    from optical.retrieval.search import check_queries
 
+    if Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: a folder; expected the path of the TREC run file to write")
     queries = _queries_spec(args.dataset, args.split)
     if not queries:
         raise ValueError(f"{args.dataset} has no {args.split!r} queries")
+    check_queries(queries)  # refuse invisible queries before any model loads
     q_enc = load_encoder(args.query_model, device=args.device)
     d_enc = q_enc
     if args.doc_model and args.doc_model != args.query_model:
         d_enc = load_encoder(args.doc_model, device=args.device)
     with_tokens = args.mode != "pooled"
     if args.index:
-        index = DenseIndex.load(args.index, encoder=d_enc)
+        index = DenseIndex.load(
+            args.index,
+            encoder=d_enc,
+            corpus=load_corpus_spec(args.dataset),
+            corpus_label=args.dataset,
+        )  # refuses an index of other documents than the dataset's
     else:
         corpus = load_corpus_spec(args.dataset)
         index = corpus_index(
@@ -243,6 +262,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.runs) < 2:
         raise ValueError("compare needs at least two runs")
+    runs = [_read_run(p) for p in args.runs]  # every run checked before the qrels load
     qrels = load_qrels_spec(args.qrels, args.split)
     names = _system_names(args.runs)
     if args.baseline is None:
@@ -255,7 +275,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise ValueError(f"baseline {args.baseline!r} is none of the runs: {', '.join(names)}")
     measures = _measures(args.measures)
     frames = {
-        n: per_query(_read_run(p), qrels, measures) for n, p in zip(names, args.runs, strict=True)
+        n: per_query(run, qrels, measures) for n, run in zip(names, runs, strict=True)
     }
     rows = []
     for measure in frames[names[0]]["measure"].unique():
@@ -338,10 +358,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="index folder (default: the cache)")
     p.add_argument("--tokens", action="store_true", help="also store token vectors (MaxSim/OT)")
     p.add_argument("--kind", choices=["flat", "ivf", "hnsw"], default="flat", help="FAISS index")
-    p.add_argument("--nlist", type=int, default=None, help="ivf: number of lists")
-    p.add_argument("--nprobe", type=int, default=None, help="ivf: lists probed per query")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if available)")
+    p.add_argument("--nlist", type=positive_int, default=None, help="ivf: number of lists")
+    p.add_argument("--nprobe", type=positive_int, default=None, help="ivf: lists probed per query")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--device", type=device, default=None, help="cuda, cpu, ... (default: cuda if available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_encode)
 
@@ -357,12 +377,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="bible:<lang>, cldr:<lang> or a BEIR folder")
     p.add_argument("--split", default="test", help="query split")
     p.add_argument("--mode", choices=["pooled", "maxsim", "ot"], default="pooled")
-    p.add_argument("--k", type=int, default=100, help="documents per query")
-    p.add_argument("--rerank-depth", type=int, default=100, help="candidates reranked (maxsim, ot)")
+    p.add_argument("--k", type=positive_int, default=100, help="documents per query")
+    p.add_argument(
+        "--rerank-depth", type=positive_int, default=100, help="candidates reranked (maxsim, ot)"
+    )
     p.add_argument("--index", default=None, help="use this index folder instead of the cache")
     p.add_argument("--tag", default=None, help="run tag (default: <model>.<mode>)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if available)")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--device", type=device, default=None, help="cuda, cpu, ... (default: cuda if available)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="TREC run file to write")
     p.set_defaults(func=_cmd_search)
@@ -377,8 +399,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qrels", required=True, help="qrels file, BEIR folder or dataset spec")
     p.add_argument("--run", required=True, help="TREC run file")
     p.add_argument("--split", default="test", help="qrels split for folders and dataset specs")
-    p.add_argument("--measures", default=DEFAULT_MEASURES, help="comma-separated measures")
-    p.add_argument("--relevance-level", type=int, default=1, help="minimum relevant grade")
+    p.add_argument(
+        "--measures", type=measure_list, default=DEFAULT_MEASURES, help="comma-separated measures"
+    )
+    p.add_argument(
+        "--relevance-level",
+        type=positive_int,
+        default=1,
+        help="minimum grade counted as relevant by binary measures (an integer >= 1)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--per-query", action="store_true", help="also print per-query values")
     p.set_defaults(func=_cmd_evaluate)
@@ -396,12 +425,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qrels", required=True, help="qrels file, BEIR folder or dataset spec")
     p.add_argument("--split", default="test", help="qrels split for folders and dataset specs")
     p.add_argument("--baseline", default=None, help="baseline run (path or name; default: first)")
-    p.add_argument("--measures", default=COMPARE_MEASURES, help="comma-separated measures")
+    p.add_argument(
+        "--measures", type=measure_list, default=COMPARE_MEASURES, help="comma-separated measures"
+    )
     p.add_argument(
         "--test", choices=["randomization", "ttest", "bootstrap"], default="randomization"
     )
     p.add_argument("--correction", choices=["holm", "bonferroni", "none"], default="holm")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--n-resamples", type=int, default=10_000)
+    p.add_argument(
+        "--alpha", type=probability, default=0.05, help="significance level, in (0, 1)"
+    )
+    p.add_argument(
+        "--n-resamples",
+        type=positive_int,
+        default=10_000,
+        help="random sign flips / bootstrap samples per comparison",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
     p.set_defaults(func=_cmd_compare)

@@ -82,7 +82,7 @@ def read_bitext_tsv(
         No such file.
     DataFormatError
         Wrong number of fields, an empty side (with ``on_empty="error"``), an
-        empty or duplicate id, or text that is not UTF-8.
+        empty or duplicate id, text that is not UTF-8, or no pair at all.
     """
     _check_on_empty(on_empty)
     n_fields: int | None = None
@@ -157,6 +157,7 @@ def read_bitext_tsv(
             ids.append(key)
         src.append(s)
         tgt.append(t)
+    _check_has_pairs(path, len(src), skipped)
     return Bitext(
         src=src,
         tgt=tgt,
@@ -165,6 +166,14 @@ def read_bitext_tsv(
         tgt_lang=tgt_lang,
         skipped=skipped,
     )
+
+
+def _check_has_pairs(path: Path | str, n_pairs: int, skipped: int) -> None:
+    """An empty bitext cannot be trained or evaluated on: refuse it where it is read."""
+    if n_pairs == 0:
+        left = f" ({skipped} empty pairs skipped)" if skipped else ""
+        raise DataFormatError(path, None, "at least one sentence pair",
+                              message=f"no sentence pairs{left}; expected at least one")
 
 
 def _lang_from_suffix(path: Path) -> str | None:
@@ -200,7 +209,7 @@ def read_moses(
         Either file is missing.
     DataFormatError
         The files have different line counts (both counts are given), a side is
-        empty (with ``on_empty="error"``), or text that is not UTF-8.
+        empty (with ``on_empty="error"``), text that is not UTF-8, or no pair at all.
     """
     _check_on_empty(on_empty)
     src_path, tgt_path = Path(src_path), Path(tgt_path)
@@ -234,6 +243,7 @@ def read_moses(
             )
         src.append(s)
         tgt.append(t)
+    _check_has_pairs(src_path, len(src), skipped)
     return Bitext(
         src=src,
         tgt=tgt,

@@ -51,6 +51,7 @@ __all__ = [
     "MeasureLike",
     "Qrels",
     "Run",
+    "check_relevance_level",
     "evaluate",
     "parse_measure",
     "parse_measures",
@@ -110,7 +111,7 @@ def parse_measure(measure: MeasureLike) -> Measure:
     Raises
     ------
     ValueError
-        If the name cannot be parsed.
+        If the name cannot be parsed, or a cutoff or ``rel`` is below 1.
     """
     if isinstance(measure, Measure):
         return measure
@@ -121,7 +122,31 @@ def parse_measure(measure: MeasureLike) -> Measure:
         parsed.validate_params()
     except Exception as exc:  # ir_measures raises NameError/AssertionError/SyntaxError/...
         raise ValueError(f"cannot parse measure name {measure!r}: {exc}") from exc
+    _check_params(measure, parsed)
     return parsed
+
+
+def _check_params(text: str, measure: Measure) -> None:
+    """Refuse what trec_eval cannot score: a cutoff < 1 aborts pytrec_eval (a C assertion),
+    ``rel`` < 1 would count grade-0 (judged non-relevant) documents as relevant."""
+    for param, what in (("cutoff", "cutoff (@k)"), ("rel", "relevance level (rel=)")):
+        value = measure.params.get(param)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"measure {text!r}: the {what} must be an integer >= 1, got {value!r}")
+
+
+def check_relevance_level(relevance_level: object) -> int:
+    """``relevance_level`` as an int >= 1 (grade 0 means judged non-relevant), else raise."""
+    if isinstance(relevance_level, bool) or not isinstance(relevance_level, numbers.Integral):
+        raise TypeError(f"relevance_level must be an int, got {relevance_level!r}")
+    if relevance_level < 1:
+        raise ValueError(
+            f"relevance_level must be >= 1 (the minimum grade that counts as relevant; "
+            f"grade 0 means judged non-relevant), got {relevance_level}"
+        )
+    return int(relevance_level)
 
 
 def parse_measures(measures: MeasureLike | Iterable[MeasureLike]) -> list[Measure]:
@@ -334,8 +359,7 @@ def _prepare(
         raise RuntimeError(
             "pytrec_eval is required for trec_eval semantics: pip install pytrec-eval-terrier"
         )
-    if isinstance(relevance_level, bool) or not isinstance(relevance_level, numbers.Integral):
-        raise TypeError(f"relevance_level must be an int, got {relevance_level!r}")
+    relevance_level = check_relevance_level(relevance_level)
     clean_run = validate_run(run)
     clean_qrels = validate_qrels(qrels)
     requested = parse_measures(measures)
@@ -420,7 +444,8 @@ def per_query(
         qid -> docid -> integer grade (or ``(qid, docid, grade)`` rows).
     measures : str, Measure or iterable of them, default :data:`DEFAULT_MEASURES`
     relevance_level : int, default 1
-        Minimum grade for a document to count as relevant in binary measures.
+        Minimum grade for a document to count as relevant in binary measures (an int >= 1;
+        grade 0 means judged non-relevant, so lower levels raise ``ValueError``).
     include_missing : bool, default True
         Score qrels queries absent from the run as 0 (``trec_eval -c``).
 

@@ -21,6 +21,7 @@ observed statistic up to rounding are counted.  Identical systems get ``p = 1`` 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
@@ -33,6 +34,7 @@ __all__ = [
     "adjust_pvalues",
     "bonferroni",
     "bootstrap_test",
+    "check_alpha",
     "compare_systems",
     "holm",
     "paired_test",
@@ -67,8 +69,16 @@ def _differences(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarra
 
 
 def _check_resampling(n_resamples: int) -> None:
-    if int(n_resamples) < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, numbers.Integral) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be an integer >= 1, got {n_resamples!r}")
+
+
+def check_alpha(alpha: float) -> float:
+    """The significance level as a float strictly between 0 and 1, else ``ValueError``
+    (``alpha = 2`` would mark every difference significant)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
+    return float(alpha)
 
 
 def paired_ttest(
@@ -324,6 +334,8 @@ def compare_systems(
         ``mean``, ``delta`` (mean - baseline mean), ``p``, ``p_adjusted``, ``significant``.
         The baseline row has ``delta = 0``, NaN p-values and ``significant = False``.
     """
+    check_alpha(alpha)
+    _check_resampling(n_resamples)
     if baseline not in per_query_scores:
         raise ValueError(f"baseline {baseline!r} not among systems {list(per_query_scores)}")
     qid_sets = {s: set(scores) for s, scores in per_query_scores.items()}

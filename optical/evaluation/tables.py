@@ -27,6 +27,7 @@ from optical.evaluation.significance import (
     CorrectionName,
     TestName,
     adjust_pvalues,
+    check_alpha,
     compare_systems,
 )
 
@@ -165,6 +166,7 @@ def significance_table(
         ``baseline``, ``test``, ``correction``, ``alpha``, ``n_resamples`` and
         ``n_comparisons`` (per measure).
     """
+    check_alpha(alpha)
     frame = _check(results)
     if baseline not in set(frame["system"]):
         raise ValueError(f"baseline {baseline!r} not in results")
