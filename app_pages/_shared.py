@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from optical.app.settings import AppSettings
 from optical.app.systems import AppSystem, RunFolder, available_systems, find_runs
 from optical.encoders import Encoder
 from optical.losses import TokenGeometry
+from optical.results import ResultsStoreWarning
 from optical.retrieval import Retriever, corpus_index
 from optical.systems import load_encoder_cached
 
@@ -37,6 +39,7 @@ __all__ = [
     "marks",
     "pairs",
     "results",
+    "results_notes",
     "retriever",
     "runs",
     "settings",
@@ -221,13 +224,26 @@ def _stamp(path: Path) -> tuple[float, int]:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
+def _results_and_notes(path: str, stamp: tuple[float, int]) -> tuple[ResultsData, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResultsStoreWarning)
+        data = load_results(path)
+    notes = [str(w.message) for w in caught if issubclass(w.category, ResultsStoreWarning)]
+    return data, notes
+
+
 def _results(path: str, stamp: tuple[float, int]) -> ResultsData:
-    return load_results(path)
+    return _results_and_notes(path, stamp)[0]
 
 
 def results(path: Path) -> ResultsData:
     """The results store as frames (re-read when the file changes)."""
     return _results(str(path), _stamp(path))
+
+
+def results_notes(path: Path) -> list[str]:
+    """Why rows of the results store were skipped (malformed rows), one line each."""
+    return _results_and_notes(str(path), _stamp(path))[1]
 
 
 @st.cache_data(show_spinner="Testing significance…", max_entries=32)

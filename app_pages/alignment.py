@@ -69,16 +69,17 @@ with st.sidebar:
         "Threshold", 0.05, 1.0, 0.3, 0.05, key="threshold", disabled=rule != "threshold"
     )
 
-options = AlignOptions(
-    eps=float(eps),
-    reg_m=float(reg_m) if unbalanced else None,
-    geometry=geometry,
-    special_tokens=special,
-    prefix_tokens=prefix,
-    target_as_query=as_query,
-    link_rule=rule,
-    threshold=float(threshold),
-)
+with sh.guard("Bad alignment settings"):
+    options = AlignOptions(
+        eps=float(eps),
+        reg_m=float(reg_m) if unbalanced else None,
+        geometry=geometry,
+        special_tokens=special,
+        prefix_tokens=prefix,
+        target_as_query=as_query,
+        link_rule=rule,
+        threshold=float(threshold),
+    )
 
 # --------------------------------------------------------------------- input
 systems = sh.systems(S)

@@ -31,6 +31,11 @@ st.title("Per-language results")
 
 with sh.guard(f"Could not read the results store {S.results}"):
     data = sh.results(S.results)
+    skipped = sh.results_notes(S.results)
+for note in skipped[:5]:
+    st.warning(note)
+if len(skipped) > 5:
+    st.warning(f"… and {len(skipped) - 5} more malformed rows skipped")
 
 if data.empty:
     st.info(

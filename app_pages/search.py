@@ -132,11 +132,12 @@ query = st.text_input(
 if not query:
     st.info("Type a query in any language and press Enter.")
     st.stop()
-try:
-    outcome = search(retriever, query, k=int(k), mode=mode, max_chars=S.max_query_chars)
-except ValueError as err:
-    st.warning(str(err))
-    st.stop()
+with sh.guard("Search failed"):
+    try:
+        outcome = search(retriever, query, k=int(k), mode=mode, max_chars=S.max_query_chars)
+    except ValueError as err:  # the query itself (empty, invisible): a hint, not a failure
+        st.warning(str(err))
+        st.stop()
 for note in outcome.notes:
     st.warning(note)
 result = outcome.result

@@ -174,15 +174,37 @@ def optical_loss(
     detach_plan : bool
         Treat P as a constant (envelope gradient) instead of differentiating through
         the Sinkhorn iterations.
+
+    Raises
+    ------
+    ValueError
+        NaN/inf in the student or teacher vectors of real (masked-in) tokens, rather than
+        a NaN loss; padded tokens may hold anything.
     """
+    _check_finite_tokens(student, student_mask, teacher, teacher_mask)
     cost = cosine_cost(student, teacher.detach(), geometry)
     a = token_marginals(student, student_mask, marginals)
     b = token_marginals(teacher, teacher_mask, marginals)
     solve_on = cost.detach() if detach_plan else cost
     plan = sinkhorn(solve_on, a, b, mask_a=student_mask.bool(), mask_b=teacher_mask.bool(), eps=eps,
                     max_iter=max_iter, reg_m=reg_m)
-    per_pair = (plan * cost).sum((-1, -2))
+    real = student_mask.bool().unsqueeze(-1) & teacher_mask.bool().unsqueeze(-2)
+    per_pair = (plan * cost.masked_fill(~real, 0.0)).sum((-1, -2))  # 0 * NaN on padding
     return OTLossOutput(per_pair.mean(), per_pair, plan, cost)
+
+
+def _check_finite_tokens(student: Tensor, student_mask: Tensor, teacher: Tensor, teacher_mask: Tensor) -> None:
+    """ValueError if a real token's vector holds NaN/inf (one device sync for both sides)."""
+    flags = []
+    for x, mask in ((student, student_mask), (teacher, teacher_mask)):
+        bad = ~torch.isfinite(x.detach()).all(-1) & mask.bool()
+        flags.append(bad.any())
+    for side, bad in zip(("student", "teacher"), torch.stack(flags).tolist(), strict=True):
+        if bad:
+            raise ValueError(
+                f"{side} token vectors hold non-finite values (NaN/inf) at real tokens: the "
+                "encoder diverged or its input is broken (lower optim.lr, check the model)"
+            )
 
 
 def pooled_mse(student: Tensor, teacher: Tensor) -> Tensor:

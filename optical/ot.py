@@ -111,8 +111,11 @@ def sinkhorn(
     Parameters
     ----------
     cost : Tensor, shape (B, n, m) or (n, m)
-        Cost matrices, e.g. ``1 - cosine``. Entries at padded positions are ignored
-        (they may even be NaN/inf).
+        Cost matrices, e.g. ``1 - cosine``. Every real entry (row and column both real
+        under ``mask_a``/``mask_b``) must be finite: NaN, ``-inf`` and ``+inf`` there
+        raise ``ValueError`` (exclude a pair by masking its token, not with an infinite
+        cost). Entries at padded positions are ignored (they may hold anything, even
+        NaN/inf). ``cost / eps`` must stay finite in the compute dtype.
     a : Tensor, shape (B, n) or (n,), optional
         Non-negative row weights. Default: uniform over the real positions of
         ``mask_a`` (summing to 1). Entries where ``mask_a`` is False are ignored.
@@ -150,8 +153,9 @@ def sinkhorn(
     Raises
     ------
     ValueError
-        On inconsistent shapes/devices, ``eps <= 0``, negative or empty marginals,
-        unequal total masses in balanced mode, or unknown argument values.
+        On inconsistent shapes/devices, ``eps <= 0``, non-finite real costs (or
+        ``cost / eps`` overflowing), negative or empty marginals, unequal total masses
+        in balanced mode, or unknown argument values.
 
     Notes
     -----
@@ -159,7 +163,15 @@ def sinkhorn(
     autograd through the unrolled loop, but with a hand-written reverse sweep that
     stores only O(n_iter * B * (n + m)) numbers besides a few (B, n, m) buffers.
     The plan itself is not twice differentiable. Each convergence check (``tol``) and
-    the validation of user masks/weights synchronise the device once.
+    the validation of the inputs (finite costs, user masks/weights) synchronise the
+    device once.
+
+    The plan is assembled from the last column update as ``b_j`` times a column softmax
+    of ``(f_i - C_ij) / eps``, so its column marginals equal ``b`` (balanced: total mass
+    ``sum(b)``) up to rounding at any cost scale, even when ``C / eps`` is so large that
+    ``f + g - C`` cancels catastrophically in floating point. Row marginals are only as
+    good as the iterations: ``err`` (``return_result``) measures them, and a
+    :class:`SinkhornConvergenceWarning` says so when ``tol`` is set and not reached.
 
     Examples
     --------
@@ -172,19 +184,18 @@ def sinkhorn(
     tau_a, tau_b, rho_a, rho_b = _parse_reg_m(reg_m, eps)
     unbatched = isinstance(cost, Tensor) and cost.dim() == 2
     balanced = rho_a == math.inf and rho_b == math.inf
-    cost, log_a, log_b, mask_a, mask_b = _prepare(cost, a, b, mask_a, mask_b, balanced)
-
-    # -C / eps, computed once; padded pairs set to 0 so garbage there never leaks.
-    neg_c = cost * (-1.0 / eps)
-    if mask_a is not None or mask_b is not None:
-        neg_c = neg_c.masked_fill(~_pair_mask(mask_a, mask_b, cost.shape), 0.0)
+    # -C / eps, computed once (padded pairs set to 0 so garbage there never leaks);
+    # _prepare checks that it is finite at real pairs.
+    cost, neg_c, log_a, log_b, mask_a, mask_b = _prepare(
+        cost, a, b, mask_a, mask_b, balanced, eps
+    )
 
     stats: dict[str, int] = {}
     fe, ge = _SinkhornLog.apply(
         neg_c, log_a, log_b, tau_a, tau_b, max_iter, tol, check_every, stats
     )
     n_iter = stats["n_iter"]
-    plan = torch.exp(neg_c + (log_a + fe).unsqueeze(-1) + (log_b + ge).unsqueeze(-2))
+    plan = _assemble_plan(neg_c, log_a + fe, log_b, ge, balanced)
     if not return_result and (tol is None or not warn):
         return plan[0] if unbatched else plan
 
@@ -298,6 +309,26 @@ class _SinkhornLog(torch.autograd.Function):
         return grad_c, grad_la, grad_lb, None, None, None, None, None, None
 
 
+def _assemble_plan(neg_c: Tensor, row: Tensor, log_b: Tensor, ge: Tensor, balanced: bool) -> Tensor:
+    """``P = exp(neg_c + row_i + log_b_j + g_j)`` written so that its columns sum to ``b``.
+
+    ``row = log a + f / eps`` (B, n). The last column update set ``g = -tau_b c`` with
+    ``c_j = lse_i(neg_c_ij + row_i)``, so ``log P = (z - c) + log b + (g + c)`` with
+    ``z = neg_c + row``: ``z - c`` is a log column-softmax formed by an exact subtraction,
+    which keeps the column sums right even when ``|neg_c|`` is ~1e11 and adding the
+    potentials to it in another order would lose ``log b`` entirely (a plan of mass 3.57,
+    not 1). Balanced: ``g + c = 0`` exactly. ``c`` is a constant for autograd and
+    ``g - g.detach()`` (exactly 0) carries g's gradient, so the gradient is the one of
+    the plain formula, and no extra (B, n, m) buffer is saved for the backward pass.
+    """
+    z = neg_c + row.unsqueeze(-1)
+    with torch.no_grad():
+        c = torch.logsumexp(z, dim=-2)  # (B, m); finite: every batch row has a real token
+        shift = torch.zeros_like(c) if balanced else ge + c
+    log_col = log_b + shift + (ge - ge.detach())
+    return torch.exp(z.sub_(c.unsqueeze(-2)).add_(log_col.unsqueeze(-2)))
+
+
 def _lse(neg_c: Tensor, v: Tensor, dim: int, work: Tensor) -> Tensor:
     """``logsumexp(neg_c + v, dim)`` with ``v`` broadcast along the other axis.
 
@@ -395,11 +426,13 @@ def _prepare(
     mask_a: Tensor | None,
     mask_b: Tensor | None,
     balanced: bool,
-) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
-    """Validate inputs; return batched cost (B, n, m), log-weights (B, n)/(B, m), masks.
+    eps: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
+    """Validate inputs; return batched cost (B, n, m), ``-cost / eps`` (0 at padded
+    pairs), log-weights (B, n)/(B, m) and masks.
 
-    All data-dependent checks share one device synchronisation; the default path
-    (no masks, no weights) needs none.
+    All data-dependent checks (finite real costs, masks, weights) share one device
+    synchronisation.
     """
     if not isinstance(cost, Tensor) or cost.dim() not in (2, 3):
         raise ValueError(f"cost must be a tensor of shape (n, m) or (B, n, m), got {_shape(cost)}")
@@ -449,14 +482,45 @@ def _prepare(
             (unequal, "balanced OT needs a.sum() == b.sum() per batch row; normalise the "
              "marginals or pass reg_m for unbalanced OT")
         )  # fmt: skip
-    if checks:
-        flags = torch.stack([flag for flag, _ in checks]).tolist()
-        for bad, (_, msg) in zip(flags, checks, strict=True):
-            if bad:
-                raise ValueError(msg)
+    real = None if mask_a is None and mask_b is None else _pair_mask(mask_a, mask_b, cost.shape)
+    with torch.no_grad():
+        bad_cost = ~torch.isfinite(cost) if real is None else ~torch.isfinite(cost) & real
+    neg_c = cost * (-1.0 / eps)
+    if real is not None:
+        neg_c = neg_c.masked_fill(~real, 0.0)
+    checks.append((bad_cost.any(), ""))
+    checks.append((~torch.isfinite(neg_c.detach()).all(), ""))
+    flags = torch.stack([flag for flag, _ in checks]).tolist()
+    if flags[-2]:
+        raise ValueError(_non_finite_message(cost, bad_cost))
+    if flags[-1]:
+        raise ValueError(
+            f"cost / eps overflows {cost.dtype} (eps={eps:g}, largest real |cost| "
+            f"{_largest_real(cost, real):.3g}): raise eps or rescale the cost"
+        )
+    for bad, (_, msg) in zip(flags, checks, strict=True):
+        if bad:
+            raise ValueError(msg)
     tiny = torch.finfo(cost.dtype).tiny
     log_a, log_b = (torch.where(w > 0, w.clamp_min(tiny).log(), -math.inf) for w in weights)
-    return cost, log_a, log_b, mask_a, mask_b
+    return cost, neg_c, log_a, log_b, mask_a, mask_b
+
+
+def _non_finite_message(cost: Tensor, bad: Tensor) -> str:
+    """Say how many real cost entries are NaN/inf, and where the first one is."""
+    where = [int(i) for i in bad.nonzero()[0].tolist()]
+    first = cost.detach()[tuple(where)].item()
+    count = int(bad.sum().item())
+    return (
+        f"cost has {count} non-finite entr{'y' if count == 1 else 'ies'} at real (unmasked) "
+        f"positions, e.g. {first} at [batch, row, col] = {where}: costs of real tokens must "
+        "be finite (mask a token out instead of giving it an infinite cost)"
+    )
+
+
+def _largest_real(cost: Tensor, real: Tensor | None) -> float:
+    c = cost.detach().abs()
+    return float((c if real is None else c.masked_fill(~real, 0.0)).max().item())
 
 
 def _check_tensor(name: str, t: object, shape: tuple[int, ...], device: torch.device) -> None:

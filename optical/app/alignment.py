@@ -10,9 +10,12 @@ plan is the soft alignment and ``<P, C>`` the OT cost (the training loss for thi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -24,6 +27,7 @@ from optical.ot import sinkhorn
 __all__ = [
     "AlignOptions",
     "Alignment",
+    "check_compatible",
     "SentenceTokens",
     "align",
     "fit_center",
@@ -31,9 +35,12 @@ __all__ = [
     "GEOMETRIES",
     "plan_links",
     "sentence_tokens",
+    "tokenizer_fingerprint",
 ]
 
 LINK_RULES = ("argmax", "mutual", "threshold")
+MAX_LENGTH = 8192  # tokens per sentence (the encoder's own limit applies as well)
+MAX_ITER = 100_000  # Sinkhorn iterations
 GEOMETRIES = GEOMETRY_KINDS  # as objective.geometry in training
 
 
@@ -58,16 +65,36 @@ class AlignOptions:
     max_length: int = 256
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.eps, int | float) and 0 < self.eps < math.inf):
-            raise ValueError(f"eps must be a positive number, got {self.eps!r}")
-        if self.reg_m is not None and not self.reg_m > 0:
-            raise ValueError(f"reg_m must be None (balanced) or > 0, got {self.reg_m!r}")
+        if not (_is_number(self.eps) and 0 < self.eps < math.inf):
+            raise ValueError(f"eps must be a positive finite number, got {self.eps!r}")
+        if self.reg_m is not None and not (_is_number(self.reg_m) and self.reg_m > 0):
+            raise ValueError(f"reg_m must be None (balanced) or a number > 0, got {self.reg_m!r}")
+        if not (_is_int(self.max_iter) and 1 <= self.max_iter <= MAX_ITER):
+            raise ValueError(
+                f"max_iter must be an integer in [1, {MAX_ITER}], got {self.max_iter!r}"
+            )
+        if not (_is_int(self.max_length) and 1 <= self.max_length <= MAX_LENGTH):
+            raise ValueError(
+                f"max_length must be an integer in [1, {MAX_LENGTH}] (tokens), "
+                f"got {self.max_length!r}"
+            )
         if self.geometry not in GEOMETRIES:
             raise ValueError(f"geometry must be one of {GEOMETRIES}, got {self.geometry!r}")
         if self.link_rule not in LINK_RULES:
             raise ValueError(f"link_rule must be one of {LINK_RULES}, got {self.link_rule!r}")
-        if not 0 < self.threshold <= 1:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
+        if not (_is_number(self.threshold) and 0 < self.threshold <= 1):
+            raise ValueError(f"threshold must be a number in (0, 1], got {self.threshold!r}")
+        for name in ("special_tokens", "prefix_tokens", "target_as_query"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 @dataclass
@@ -113,10 +140,64 @@ class Alignment:
 
 def _check_text(text: object, what: str) -> str:
     if not isinstance(text, str):
-        raise TypeError(f"the {what} must be a string, got {type(text).__name__}")
+        raise ValueError(f"the {what} must be a string, got {type(text).__name__}")
     if not text.strip():
         raise ValueError(f"the {what} is empty: type a sentence")
     return text
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A hash of the tokenizer's definition (vocabulary, normaliser, pre-tokeniser, specials;
+    not its truncation/padding state), cached on the tokenizer object."""
+    cached = getattr(tokenizer, "_optical_tokenizer_fingerprint", None)
+    if cached:
+        return cached
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        # truncation / padding are call-time state (a saved copy records its last use);
+        # Unigram scores may lose float digits in a save/load round trip: pieces only
+        spec = {k: v for k, v in json.loads(backend.to_str()).items()
+                if k not in ("truncation", "padding")}  # fmt: skip
+        model = dict(spec.get("model") or {})
+        vocab = model.get("vocab")
+        if isinstance(vocab, list):
+            model["vocab"] = [p[0] if isinstance(p, list) else p for p in vocab]
+        spec["model"] = model
+        text = json.dumps(spec, sort_keys=True)
+    else:  # slow tokenizers: the vocabulary and the special tokens
+        vocab = sorted(tokenizer.get_vocab().items())
+        text = repr((vocab, sorted(map(str, tokenizer.all_special_tokens))))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    try:
+        tokenizer._optical_tokenizer_fingerprint = digest
+    except AttributeError:
+        pass
+    return digest
+
+
+def check_compatible(student, teacher) -> None:
+    """ValueError unless ``student`` and ``teacher`` can be aligned token by token.
+
+    Their vectors must have the same width, and both must use the same tokenizer: the
+    plan's rows and columns are labelled with each side's tokens and the geometry is
+    fitted on the teacher's, so two vocabularies would label the plan wrongly even when
+    the widths match.
+    """
+    if student.hidden_size != teacher.hidden_size:
+        raise ValueError(
+            f"{student.name_or_path} gives {student.hidden_size}-d and {teacher.name_or_path} "
+            f"{teacher.hidden_size}-d token vectors: not comparable"
+        )
+    if student.tokenizer is teacher.tokenizer:
+        return
+    s_fp, t_fp = tokenizer_fingerprint(student.tokenizer), tokenizer_fingerprint(teacher.tokenizer)
+    if s_fp != t_fp:
+        s_n, t_n = len(student.tokenizer), len(teacher.tokenizer)
+        raise ValueError(
+            f"{student.name_or_path} and {teacher.name_or_path} use different tokenizers "
+            f"({s_n} vs {t_n} pieces, fingerprints {s_fp} vs {t_fp}): the alignment needs a "
+            "student and a teacher that share one tokenizer"
+        )
 
 
 def sentence_tokens(encoder, text: str, is_query: bool, options: AlignOptions) -> SentenceTokens:
@@ -173,6 +254,12 @@ def fit_geometry(
 ) -> TokenGeometry:
     """Fit the token geometry ``kind`` ("center" or "whiten") on the teacher's content
     tokens of ``sentences``, as training does."""
+    if not (_is_int(max_length) and 1 <= max_length <= MAX_LENGTH):
+        raise ValueError(f"max_length must be an integer in [1, {MAX_LENGTH}], got {max_length!r}")
+    if not (_is_int(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if isinstance(sentences, str):
+        raise ValueError("sentences must be a list of strings, not one string")
     sentences = [s for s in sentences if isinstance(s, str) and s.strip()]
     if not sentences:
         raise ValueError("fitting the geometry needs at least one non-empty sentence")
@@ -200,7 +287,11 @@ def plan_links(
     """
     if rule not in LINK_RULES:
         raise ValueError(f"rule must be one of {LINK_RULES}, got {rule!r}")
+    if rule == "threshold" and not (_is_number(threshold) and 0 < threshold <= 1):
+        raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
     plan = np.asarray(plan, dtype=np.float64)
+    if plan.ndim != 2:
+        raise ValueError(f"plan must be a 2-d (n, m) array, got shape {plan.shape}")
     if plan.size == 0:
         return []
     share = plan / np.maximum(plan.sum(1, keepdims=True), 1e-300)
@@ -222,6 +313,7 @@ def align(
     target: str,
     options: AlignOptions | None = None,
     geometry: TokenGeometry | None = None,
+    **overrides: object,
 ) -> Alignment:
     """Align ``source`` (student, query side) with ``target`` (teacher) by entropic OT.
 
@@ -234,15 +326,33 @@ def align(
     geometry : TokenGeometry, optional
         Used when ``options.geometry`` is "center" or "whiten" (see :func:`fit_geometry`);
         without it the pair's own teacher tokens are the sample.
+    **overrides
+        Fields of :class:`AlignOptions` replacing those of ``options``
+        (``align(s, t, src, tgt, eps=0.1, max_length=64)``); validated alike.
 
     Raises
     ------
     ValueError
-        Empty sentence, or no token takes part on one side.
+        Empty sentence, no token takes part on one side, or a student and a teacher of
+        different widths or tokenizers (:func:`check_compatible`).
     """
-    options = options or AlignOptions()
+    options = AlignOptions() if options is None else options
+    if not isinstance(options, AlignOptions):
+        raise ValueError(f"options must be an AlignOptions, got {type(options).__name__}")
+    if overrides:
+        unknown = sorted(set(overrides) - {f.name for f in fields(AlignOptions)})
+        if unknown:
+            known = ", ".join(f.name for f in fields(AlignOptions))
+            raise ValueError(f"unknown alignment option(s) {unknown}; known: {known}")
+        options = replace(options, **overrides)
+    if geometry is not None and not isinstance(geometry, TokenGeometry):
+        raise ValueError(
+            f"geometry must be a fitted TokenGeometry or None, got {type(geometry).__name__} "
+            "(choose the kind with AlignOptions(geometry=...))"
+        )
     _check_text(source, "source sentence")
     _check_text(target, "target sentence")
+    check_compatible(student, teacher)
     src = sentence_tokens(student, source, True, options)
     tgt = sentence_tokens(teacher, target, options.target_as_query, options)
     for side, toks in (("source", src), ("target", tgt)):
@@ -250,11 +360,6 @@ def align(
             raise ValueError(
                 f"no token of the {side} sentence takes part: allow special or prefix tokens"
             )
-    if student.hidden_size != teacher.hidden_size:
-        raise ValueError(
-            f"{student.name_or_path} gives {student.hidden_size}-d and {teacher.name_or_path} "
-            f"{teacher.hidden_size}-d token vectors: not comparable"
-        )
     notes = []
     geo = None
     if options.geometry != "raw":

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -24,6 +26,7 @@ import pandas as pd
 
 from optical.app.locking import MODEL_LOCK
 from optical.retrieval import (
+    MODES,
     DenseIndex,
     Explanation,
     Retriever,
@@ -227,14 +230,29 @@ def build_memory_index(
     )
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
 def prepare_query(text: object, max_chars: int = 2000) -> tuple[str, list[str]]:
     """A usable query and notes for the user; raises ValueError for an empty query."""
+    if not (_is_int(max_chars) and max_chars >= 1):
+        raise ValueError(f"max_chars must be an integer >= 1, got {max_chars!r}")
     if text is None:
         raise ValueError("empty query: type something to search for")
+    if not isinstance(text, str):
+        raise ValueError(f"the query must be text, got {type(text).__name__}")
     try:
         text = check_query(text)
-    except ValueError:
-        raise ValueError("empty query: type something to search for") from None
+    except ValueError as err:
+        if str(err).startswith("empty query"):
+            raise ValueError("empty query: type something to search for") from None
+        raise
+    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in text):
+        raise ValueError(
+            "the query has no visible characters (only spaces, zero-width or control "
+            "characters such as NUL): type something to search for"
+        )
     notes = []
     if len(text) > max_chars:
         notes.append(
@@ -249,8 +267,12 @@ def search(
     retriever: Retriever, text: object, k: int = 10, mode: str = "pooled", max_chars: int = 2000
 ) -> QueryOutcome:
     """Rank the retriever's corpus for one query (MaxSim/OT: rerank of pooled candidates)."""
+    if not (_is_int(k) and k >= 1):
+        raise ValueError(f"k (results to show) must be an integer >= 1, got {k!r}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     query, notes = prepare_query(text, max_chars)
-    k = max(1, min(int(k), len(retriever.index)))
+    k = min(int(k), len(retriever.index))  # more than the corpus holds: all of it
     if mode != "pooled" and retriever.index.tokens is None:
         raise ValueError(f"mode {mode!r} needs token vectors; this index has none")
     with MODEL_LOCK:

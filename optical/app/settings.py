@@ -18,6 +18,7 @@ variable                       meaning                                      defa
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,8 @@ def _number(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"${name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"${name} must be positive, got {raw!r}")
+    if not (0 < value < math.inf):  # also refuses nan
+        raise ValueError(f"${name} must be a positive finite number, got {raw!r}")
     return value
 
 

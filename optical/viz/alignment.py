@@ -70,6 +70,10 @@ def token_heatmap(
         Cells to mark with a dot (e.g. each row's best match).
     """
     matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-d (n, m), got shape {matrix.shape}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
     n, m = matrix.shape
     if (n, m) != (len(row_tokens), len(col_tokens)):
         raise ValueError(
@@ -275,6 +279,13 @@ def alignment_links(
     ``links`` are ``(i, j, share)`` with ``share`` in [0, 1] (the link's share of source
     token ``i``'s mass): thicker, darker lines carry more.
     """
+    for i, j, share in links:
+        if not (0 <= i < len(src_tokens) and 0 <= j < len(tgt_tokens)):
+            raise ValueError(
+                f"link ({i}, {j}) is outside the {len(src_tokens)} x {len(tgt_tokens)} tokens"
+            )
+        if not 0 <= share <= 1 + 1e-9:
+            raise ValueError(f"link ({i}, {j}) has share {share!r}; shares are in [0, 1]")
     src, src_note = _cut(src_tokens, max_tokens)
     tgt, tgt_note = _cut(tgt_tokens, max_tokens)
     n, m = len(src), len(tgt)
