@@ -8,7 +8,6 @@ from app_pages import _shared as sh
 from optical.app.results import (
     EMPTY_HINT,
     LABELS,
-    TABLE_MEASURES,
     csv_frame,
     display_table,
     gap_table,
@@ -77,9 +76,10 @@ else:
     if not chosen:
         st.warning("Pick at least one system.")
         st.stop()
+    measures = data.table_measures(split, fam)  # graded (Bible) or binary, as bench chose
     measure = st.radio(
         "Measure",
-        list(TABLE_MEASURES),
+        list(measures),
         format_func=lambda m: LABELS.get(m, m),
         horizontal=True,
         key="measure",
@@ -103,10 +103,11 @@ else:
     st.subheader("Table")
     st.caption(
         f"Mean over queries (and over runs of a system); ▲ / ▼ vs **{baseline}**. "
-        "R@1 and MRR@10 count the aligned verse; MAP and nDCG@10 use every graded judgement."
+        "Measures marked (rel=2) count grade-2 documents (on the Bible: the aligned verse); "
+        "the others every judged-relevant document (MAP and nDCG@10 use the grades)."
     )
-    tabs = st.tabs([LABELS.get(m, m) for m in TABLE_MEASURES])
-    for tab, m in zip(tabs, TABLE_MEASURES, strict=True):
+    tabs = st.tabs([LABELS.get(m, m) for m in measures])
+    for tab, m in zip(tabs, measures, strict=True):
         table = display_table(means, marks, m)
         if table.empty:
             tab.info(f"No {LABELS.get(m, m)} values.")

@@ -276,3 +276,26 @@ def test_search_view_missing_checkpoint_and_missing_corpus(env, monkeypatch, tmp
     assert any("no such dataset" in w for w in texts(at.warning)), texts(at.warning) + texts(
         at.error
     )
+
+
+def test_results_view_binary_family_shows_the_binary_measures(env, monkeypatch, tmp_path):
+    """A collection benched with binary measures (R@1, RR@10) gets those as its tabs, not
+    the Bible's grade-2 ones (which would read 'No values')."""
+    from optical.results import ResultsStore
+    from tests.test_app_service import _store_rows
+
+    rename = {"R(rel=2)@1": "R@1", "RR(rel=2)@10": "RR@10"}
+    rows = []
+    for r in _store_rows(Path(env["OPTICAL_RESULTS"]).parent):
+        if r["system"] in ("zero-shot", "tiny-optical") and r["split"] == "test":
+            pq = {rename.get(m, m): v for m, v in r["per_query"].items()}
+            rows.append(r | {"key": "cldr-" + r["key"], "dataset": f"cldr:{r['language']}",
+                             "per_query": pq, "metrics": {m: sum(v.values()) / len(v) for m, v in pq.items()}})
+    store = tmp_path / "binary.jsonl"
+    ResultsStore(store).extend(rows)
+    monkeypatch.setenv("OPTICAL_RESULTS", str(store))
+    at = open_page("results")
+    no_exception(at)
+    assert at.radio(key="measure").options[:2] == ["R@1", "MRR@10"]
+    assert not any("No " in i and "values" in i for i in texts(at.info))
+    assert first_table(at).loc["zero-shot"].notna().all()
