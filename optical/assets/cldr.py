@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from optical.assets.languages import CLDR_LANGUAGES, CLDR_LOCALE, parse_languages
+from optical.assets.manifest import entry_state
 from optical.data.beir import write_beir
 from optical.data.bitext import write_bitext_tsv
 from optical.data.types import Bitext, Document, RetrievalCollection
-from optical.paths import atomic_dir, atomic_write_json, check_files, optical_home, record_files
+from optical.paths import atomic_dir, atomic_write_json, optical_home, record_files
 
 __all__ = ["CldrSettings", "cldr_names", "build_cldr", "cldr_dir", "cldr_check", "cldr_status"]
 
@@ -72,22 +73,7 @@ def cldr_check(
     """
     settings = settings or CldrSettings.current()
     folder = (Path(root) if root is not None else cldr_dir()) / code
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        return "missing", "not built"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = manifest.get("files")
-    except (ValueError, AttributeError, OSError):
-        return "corrupt", "corrupt: unreadable manifest.json"
-    if manifest.get("settings") != asdict(settings):
-        return "stale", "built with other settings"
-    if not isinstance(files, dict) or not files:
-        return "stale", "unverified: built by an older optical without checksums"
-    problem = check_files(folder, files, full=full)
-    if problem:
-        return "corrupt", f"corrupt: {problem}"
-    return "ok", "ok"
+    return entry_state(folder, asdict(settings), full=full)
 
 
 def cldr_status(
