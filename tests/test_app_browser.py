@@ -177,7 +177,7 @@ def test_every_view_in_the_browser(browser, server, shots):
     page.get_by_text("Download CSV").wait_for(timeout=WAIT_MS)
     table = page.locator('[data-testid="stDataFrame"]').first
     table.wait_for()
-    assert page.get_by_text("R@1 per language").count() == 1
+    assert page.get_by_text("R@1 (rel=2) per language").count() == 1
     assert page.get_by_text("high: de; low: sw, tl").count() == 1
     with page.expect_download() as download:
         page.get_by_text("Download CSV").click()
