@@ -118,9 +118,6 @@ class ResultsStore:
     def keys(self) -> set[str]:
         return {r["key"] for r in self.rows()}
 
-    def has(self, key: str) -> bool:
-        return key in self.keys()
-
     def append(self, row: dict[str, Any]) -> None:
         row = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()} | row
         line = json.dumps(row, ensure_ascii=False, default=str) + "\n"

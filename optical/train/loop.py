@@ -25,6 +25,7 @@ import math
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +318,7 @@ def _distill(cfg: DistillConfig, resume: bool, info: DistInfo, device: torch.dev
         micro = micro_batches(local, cfg.optim.grad_accum)
         for i, idx in enumerate(micro):
             sync = i == len(micro) - 1 or not info.enabled
-            ctx = forward.no_sync() if not sync else _nullcontext()
+            ctx = forward.no_sync() if not sync else nullcontext()
             with ctx, autocast:
                 loss = objective(idx, device) / len(micro)
             loss.backward()
@@ -382,14 +383,6 @@ def _distill(cfg: DistillConfig, resume: bool, info: DistInfo, device: torch.dev
     barrier(info)
     cleanup(info)
     return summary
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _provenance(cfg: DistillConfig, step: int) -> dict[str, Any]:
