@@ -7,7 +7,6 @@ import streamlit as st
 from app_pages import _shared as sh
 from optical.app.results import (
     EMPTY_HINT,
-    LABELS,
     csv_frame,
     display_table,
     gap_table,
@@ -16,6 +15,7 @@ from optical.app.results import (
     size_curve,
     spread_table,
 )
+from optical.evaluation.measure_sets import LABEL_NOTE, measure_label
 from optical.viz.results import (
     gap_bars,
     language_bars,
@@ -80,7 +80,7 @@ else:
     measure = st.radio(
         "Measure",
         list(measures),
-        format_func=lambda m: LABELS.get(m, m),
+        format_func=measure_label,
         horizontal=True,
         key="measure",
     )
@@ -102,15 +102,13 @@ else:
     st.plotly_chart(language_bars(means, measure, marks), key="bars")
     st.subheader("Table")
     st.caption(
-        f"Mean over queries (and over runs of a system); ▲ / ▼ vs **{baseline}**. "
-        "Measures marked (rel=2) count grade-2 documents (on the Bible: the aligned verse); "
-        "the others every judged-relevant document (MAP and nDCG@10 use the grades)."
+        f"Mean over queries (and over runs of a system); ▲ / ▼ vs **{baseline}**. {LABEL_NOTE}"
     )
-    tabs = st.tabs([LABELS.get(m, m) for m in measures])
+    tabs = st.tabs([measure_label(m) for m in measures])
     for tab, m in zip(tabs, measures, strict=True):
         table = display_table(means, marks, m)
         if table.empty:
-            tab.info(f"No {LABELS.get(m, m)} values.")
+            tab.info(f"No {measure_label(m)} values.")
         else:
             tab.dataframe(
                 table.reset_index(),
@@ -149,7 +147,7 @@ else:
     curve = size_curve(data, split, fam, measure)
     if not curve.empty:
         st.subheader("Over bitext size")
-        st.plotly_chart(size_figure(curve, LABELS.get(measure, measure)), key="size")
+        st.plotly_chart(size_figure(curve, measure_label(measure)), key="size")
 
 st.subheader("Learning curves")
 folders = sh.runs(tuple(str(p) for p in S.runs))

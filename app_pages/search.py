@@ -121,7 +121,7 @@ else:
 
 # --------------------------------------------------------------------- query
 picked = None
-if corpus_kind == info.label and info.spec.startswith("bible:"):
+if corpus_kind == info.label and info.family == "bible":
     picked = st.pills("Examples", EXAMPLES, key="example", label_visibility="collapsed")
 if picked and st.session_state.get("_last_example") != picked:
     st.session_state["query"] = picked

@@ -7,24 +7,35 @@ README's per-language tables.
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from optical.assets.languages import resource_level
-from optical.benchmarks import is_embedded, load_collection, parse_spec
+from optical.benchmarks import load_collection
 from optical.data.types import RetrievalCollection
+from optical.dataset_spec import DatasetSpec
+from optical.evaluation.measure_sets import (
+    BENCH_MEASURES,
+    BINARY_MEASURES,
+    LABELS,
+    TABLE_MEASURES,
+    MeasureSet,
+    measure_label,
+    measure_note,
+    measure_set,
+    table_measures,
+)
 from optical.results import ResultsStore, result_key
 from optical.systems import System, corpus_name, load_encoder_cached, parse_system
 
 __all__ = [
     "BENCH_MEASURES",
     "BINARY_MEASURES",
+    "LABELS",
     "TABLE_MEASURES",
     "MeasureSet",
     "bench",
@@ -32,89 +43,10 @@ __all__ = [
     "dataset_language",
     "evaluate_system",
     "measure_label",
+    "measure_note",
     "measure_set",
     "table_measures",
 ]
-
-# Graded collections whose every query has a grade-2 target (the Bible: the translation and
-# identical-text duplicates are grade 2, cross-references grade 1): R@k and MRR count grade 2,
-# as the zero-shot reference does; MAP and nDCG use every graded judgement.
-BENCH_MEASURES = ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10", "R(rel=2)@10", "R@100")
-TABLE_MEASURES = ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10")
-# Every other collection (binary qrels, or grade 2 missing for some queries): every
-# judged-relevant document (grade >= 1) counts.
-BINARY_MEASURES = ("R@1", "RR@10", "AP", "nDCG@10", "R@10", "R@100")
-BINARY_TABLE_MEASURES = ("R@1", "RR@10", "AP", "nDCG@10")
-_NAMES = {"R": "R", "RR": "MRR", "AP": "MAP", "nDCG": "nDCG", "P": "P"}
-GRADED_NOTE = ("R@1 (rel=2) and MRR@10 (rel=2) count grade-2 documents (on the Bible: the aligned "
-               "English verse, incl. identical-text duplicates); MAP and nDCG@10 use all graded "
-               "judgements (Bible cross-references = grade 1).")
-BINARY_NOTE = "R@1 and MRR@10 count every judged-relevant document (grade >= 1)."
-MEASURE_NOTE = GRADED_NOTE
-
-
-def measure_label(measure: str) -> str:
-    """Table label of a measure name, saying which relevance it counts when not grade >= 1:
-    ``R(rel=2)@1`` -> ``R@1 (rel=2)``, ``RR@10`` -> ``MRR@10``, ``AP`` -> ``MAP``."""
-    head, at, cutoff = measure.partition("@")
-    base, _, params = head.partition("(")
-    if base not in _NAMES:
-        return measure
-    rel = re.fullmatch(r"rel=(\d+)\)", params)
-    if params and not rel:
-        return measure
-    label = _NAMES[base] + at + cutoff
-    return f"{label} (rel={rel.group(1)})" if rel and rel.group(1) != "1" else label
-
-
-LABELS = {m: measure_label(m) for m in dict.fromkeys(BENCH_MEASURES + BINARY_MEASURES)}
-
-
-@dataclass(frozen=True)
-class MeasureSet:
-    """What ``optical bench`` computes on a collection (``measures``), shows (``table``)
-    and the note under its tables."""
-
-    kind: str  # "graded" (grade 2 = the target) | "binary"
-    measures: tuple[str, ...]
-    table: tuple[str, ...]
-    note: str
-
-
-GRADED = MeasureSet("graded", BENCH_MEASURES, TABLE_MEASURES, GRADED_NOTE)
-BINARY = MeasureSet("binary", BINARY_MEASURES, BINARY_TABLE_MEASURES, BINARY_NOTE)
-_SHARED = {"AP", "nDCG@10"}  # in both sets, with the same meaning
-
-
-def measure_set(qrels: Mapping[str, Mapping[str, int]]) -> MeasureSet:
-    """The measures a collection is benchmarked with, from its qrels' grades.
-
-    Graded (R@k and MRR count grade 2) when every query with a relevant document has a
-    grade-2 one, as in the Bible benchmark; binary (grade >= 1 counts) otherwise, so a
-    collection judged with grade 1 never scores 0 for lack of grade-2 judgements.
-    """
-    judged = [docs for docs in qrels.values() if any(g >= 1 for g in docs.values())]
-    if judged and all(any(g >= 2 for g in docs.values()) for docs in judged):
-        return GRADED
-    return BINARY
-
-
-def table_measures(present: Iterable[str]) -> tuple[str, ...]:
-    """The table measures for rows that carry these measures: the graded set's, the binary
-    set's, or both (graded first) when the rows mix collections of both kinds."""
-    have = set(present)
-    out: list[str] = []
-    for kind in (GRADED, BINARY):
-        if have & (set(kind.table) - _SHARED):
-            out += [m for m in kind.table if m in have and m not in out]
-    return tuple(out) or tuple(m for m in TABLE_MEASURES if m in have) or TABLE_MEASURES
-
-
-def measure_note(measures: Iterable[str]) -> str:
-    """The note under a table of these measures ("" when only MAP / nDCG@10 are shown)."""
-    shown = set(measures)
-    return " ".join(kind.note for kind in (GRADED, BINARY) if shown & (set(kind.table) - _SHARED))
-
 
 Progress = Callable[[str], None]
 SEARCH_MODES = ("pooled", "maxsim", "ot")
@@ -146,7 +78,8 @@ def load_collection_checked(dataset: str, split: str) -> RetrievalCollection:
 
 
 def dataset_language(spec: str) -> str:
-    return parse_spec(spec)[1] if is_embedded(spec) else Path(spec).name
+    """A results row's ``language`` (:attr:`DatasetSpec.language`)."""
+    return DatasetSpec.parse(spec).language
 
 
 def _system_identity(system: System) -> dict[str, Any]:
@@ -273,7 +206,8 @@ def bench_table(
         frame = frame[frame["group"] == group]
     frame = frame[frame["split"] == split]
     if dataset_family:
-        frame = frame[frame["dataset"].str.startswith(dataset_family + ":")]
+        families = {d: DatasetSpec.parse(d, check=False).family for d in frame["dataset"].unique()}
+        frame = frame[frame["dataset"].map(families) == dataset_family]
     if systems is not None:
         frame = frame[frame["system"].isin(systems)]
     if languages is not None:

@@ -235,7 +235,7 @@ def plan(spec: SweepSpec) -> list[PlannedRun]:
                 cfg = apply_overrides(DistillConfig(), overrides)
             except ValueError as err:
                 raise ValueError(f"sweep {spec.name}, variant {vname or '-'}, {combo}: {err}") from err
-            lang = cfg.data.train.split(":", 1)[-1] if ":" in cfg.data.train else Path(cfg.data.train).stem
+            lang = cfg.train_tag()
             label = vname or cfg.objective.name
             system = f"{label}-{lang}"
             folder = f"{system}-s{cfg.run.seed}"

@@ -38,7 +38,14 @@ from optical.analysis.frames import (
     seed_averaged,
 )
 from optical.analysis.variance import language_levels, per_seed_spread
-from optical.bench import LABELS
+from optical.evaluation.measure_sets import (
+    EXTRA_LABELS,
+    GRADE1_NOTE,
+    GRADE2_MEASURES,
+    REPORT_RETRIEVAL_MEASURES,
+    display_label,
+    primary_measure,
+)
 from optical.results import ResultsStore
 
 __all__ = [
@@ -60,23 +67,7 @@ QUESTIONS = {
     "rq4": "RQ4 — variance between high- and low-resource languages: OT vs contrastive",
     "rq5": "RQ5 — the high–low R@1 gap as model size grows",
 }
-RETRIEVAL_MEASURES = ("R(rel=2)@1", "R@1", "AP")  # R@1: families benched with binary qrels
-GRADE2_MEASURES = ("R(rel=2)@1", "RR(rel=2)@10", "R(rel=2)@10")
 LOWER_IS_BETTER = {"alignment", "uniformity", "uniformity_en"}
-LABELS_MORE = {
-    "mining_acc": "mining accuracy",
-    "alignment": "alignment",
-    "uniformity": "uniformity",
-    "uniformity_en": "uniformity (English)",
-    "F1": "best F1",
-    "F1_precision": "precision at best F1",
-    "F1_recall": "recall at best F1",
-    "F1_threshold": "threshold at best F1",
-}
-
-
-def _label(measure: str) -> str:
-    return LABELS.get(measure, LABELS_MORE.get(measure, measure))
 
 
 def question_title(group: str) -> str:
@@ -109,12 +100,6 @@ def report_blocks(
 
 
 # ---------------------------------------------------------------------------- numbers
-GRADE1_NOTE = (
-    "R@1 (rel=2) and MRR@10 (rel=2) count grade-2 judgements; this family has grade-1 judgements only, "
-    "so they are left out (MAP = MRR here when each query has one relevant document)."
-)
-
-
 def _measures(block: Block) -> tuple[list[str], list[str]]:
     """(per-query measures for significance tables, aggregate-only measures) of a block."""
     per_query = list(dict.fromkeys(m for r in block.rows for m in (r.get("per_query") or {})))
@@ -125,17 +110,10 @@ def _measures(block: Block) -> tuple[list[str], list[str]]:
         if GRADE1_NOTE not in block.notes:
             block.notes.append(GRADE1_NOTE)
         per_query = [m for m in per_query if m not in GRADE2_MEASURES]
-    tables = [m for m in (*RETRIEVAL_MEASURES, "mining_acc", "alignment") if m in per_query]
+    tables = [m for m in (*REPORT_RETRIEVAL_MEASURES, "mining_acc", "alignment") if m in per_query]
     shown_elsewhere = set(tables) | {m for m in aggregate if m in per_query}
-    others = [m for m in aggregate if m not in shown_elsewhere and m in (*LABELS_MORE,)]
+    others = [m for m in aggregate if m not in shown_elsewhere and m in EXTRA_LABELS]
     return tables, others
-
-
-def _primary(tables: list[str], others: list[str]) -> str | None:
-    for m in ("R(rel=2)@1", "R@1", "AP", "mining_acc", "F1"):
-        if m in tables or m in others:
-            return m
-    return (tables or others or [None])[0]
 
 
 def _fmt(value: float, std: float | None = None, n: int | None = None) -> str:
@@ -192,7 +170,7 @@ def gap_table(per_query: pd.DataFrame, measures: Sequence[str]) -> str:
             langs=("n_languages", "max"),
         )
         stats[m] = agg
-        label = _label(m)
+        label = display_label(m)
         header += [f"{label} gap (high−low)", f"{label} std across languages", f"{label} min–max"]
     systems = list(dict.fromkeys(per_query["system"]))
     rows = []
@@ -222,7 +200,7 @@ def summary_line(primary: str, per_query: pd.DataFrame, results: pd.DataFrame) -
     """Numbers only: systems, languages, seeds, best vs zero-shot, significant cells, gap."""
     from optical.evaluation.tables import significance_table
 
-    label = _label(primary)
+    label = display_label(primary)
     part = results[results["measure"] == primary]
     systems = list(dict.fromkeys(part["system"]))
     languages = list(dict.fromkeys(part["language"]))
@@ -290,7 +268,7 @@ def _other_table(results: pd.DataFrame, measures: Sequence[str]) -> str:
                 else "–"
             )
         rows.append(cells)
-    return _md_table(["System", *[f"{lang} {_label(m)}" for lang, m in columns]], rows)
+    return _md_table(["System", *[f"{lang} {display_label(m)}" for lang, m in columns]], rows)
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -302,12 +280,12 @@ def render_block(block: Block) -> tuple[str, dict[str, Any]]:
     tables, others = _measures(block)
     results = results_frame(block.rows)
     per_query = per_query_frame(block.rows)
-    primary = _primary(tables, others)
+    primary = primary_measure([*tables, *others])
     out = [f"### {block.family} ({block.split})", ""]
     if primary is not None:
         out += [f"*Summary.* {summary_line(primary, per_query, results)}", ""]
     out += [f"*{n}*" for n in block.notes] + ([""] if block.notes else [])
-    retrieval = [m for m in RETRIEVAL_MEASURES if m in tables]
+    retrieval = [m for m in REPORT_RETRIEVAL_MEASURES if m in tables]
     if retrieval:
         view = StoreView(r for r in block.rows if r.get("task", "retrieval") == "retrieval")
         out += [bench_table(view, measures=retrieval, split=block.split, dataset_family=None), ""]
@@ -320,7 +298,7 @@ def render_block(block: Block) -> tuple[str, dict[str, Any]]:
                 else None
             )
             out += [
-                f"**{_label(m)}**" + (" (lower is better)" if m in LOWER_IS_BETTER else ""),
+                f"**{display_label(m)}**" + (" (lower is better)" if m in LOWER_IS_BETTER else ""),
                 "",
                 to_markdown(
                     part, baseline=baseline, average=True, bold_best=m not in LOWER_IS_BETTER
@@ -330,7 +308,7 @@ def render_block(block: Block) -> tuple[str, dict[str, Any]]:
     seeded = results[results["seed"].notna()]
     if len(seeded) and seeded.groupby("system")["seed"].nunique().max() > 1:
         for m in [x for x in (*retrieval, "mining_acc") if x in tables]:
-            out += [f"**{_label(m)}, mean ± std over seeds**", "", seeds_table(results, m), ""]
+            out += [f"**{display_label(m)}, mean ± std over seeds**", "", seeds_table(results, m), ""]
     gap_measures = [m for m in (*retrieval, "mining_acc") if m in tables]
     if gap_measures and len(set(per_query["language"])) > 1:
         table = gap_table(per_query[per_query["measure"].isin(gap_measures)], gap_measures)
@@ -451,8 +429,8 @@ def _figure(block: Block, info: dict[str, Any]):
     stats = seed_stats(part, ["system", "language"])
     return score_bars(
         stats,
-        _label(primary),
-        title=f"{question_title(block.group)} · {block.family}: {_label(primary)} per language",
+        display_label(primary),
+        title=f"{question_title(block.group)} · {block.family}: {display_label(primary)} per language",
     )
 
 

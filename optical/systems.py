@@ -18,6 +18,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from optical.dataset_spec import DatasetSpec
 from optical.encoders import Encoder, load_encoder
 from optical.hf import looks_like_path
 
@@ -105,13 +106,7 @@ def release_encoders(*names: str) -> None:
             del _CACHE[key]
 
 
-def corpus_name(spec: str) -> str:
-    """Cache name of a dataset's corpus: the benchmark for embedded ones (``bible:sw`` and
-    ``bible:de`` share ``bible``: every language has the same English corpus), else the
-    file stem or folder name."""
-    from optical.benchmarks import is_embedded
-
-    if is_embedded(spec):
-        return spec.split(":", 1)[0]
-    path = Path(spec)
-    return path.stem if path.is_file() else path.resolve().name
+def corpus_name(spec: str | DatasetSpec) -> str:
+    """Cache name of a dataset's corpus (:attr:`DatasetSpec.corpus_name`: ``bible`` for every
+    ``bible:<lang>``, else the file stem or folder name)."""
+    return DatasetSpec.parse(spec, check=False).corpus_name

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from optical.assets.languages import resource_level
+from optical.dataset_spec import DatasetSpec
 from optical.results import ResultsStore
 
 __all__ = [
@@ -34,11 +35,9 @@ INFO_COLUMNS = ["method", "model", "objective", "pairs", "depth", "train", "seed
 
 
 def dataset_family(spec: str) -> str:
-    """``"bible:sw"`` -> ``"bible"``, ``"bitext:bible:sw"`` -> ``"bitext"``, a path -> ``"collection"``."""
-    head, sep, _ = str(spec).partition(":")
-    if sep and len(head) > 1 and "/" not in head and "\\" not in head:
-        return head
-    return "collection"
+    """``"bible:sw"`` -> ``"bible"``, ``"bitext:bible:sw"`` -> ``"bitext"``, a path -> ``"collection"``
+    (:attr:`DatasetSpec.family` of a stored row's dataset)."""
+    return DatasetSpec.parse(spec, check=False).family
 
 
 class StoreView(ResultsStore):

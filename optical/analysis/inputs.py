@@ -5,9 +5,12 @@ folder). MIRACL directories, caption files (Multi30k / Flickr30k layouts) and th
 verse-caption default of the scaling question are converted once into
 ``<out_root>/<language>/`` — the folder name is the language the tables show.
 
-Judgements are written with grade 2: the benchmark's R@1 and MRR@10 count grade-2
-documents (the Bible's aligned verse), so single-grade collections (every relevant
-document graded 1) would otherwise score 0 on them.
+Judgements are written with grade 2, so these single-grade collections (every relevant
+document graded 1) get the registry's graded measure set
+(:func:`optical.evaluation.measure_sets.measure_set`): the same R@1 (rel=2) / MRR@10 (rel=2)
+columns as the Bible rows they are compared with, and the same numbers the binary set
+would give (one grade: rel=2 counts every relevant document; nDCG is unchanged when all
+gains are equal). Writing grade 1 instead would relabel the RQ4 / RQ5 columns ``R@1``.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from optical.app.settings import AppSettings
 from optical.assets.bible import bible_dir
 from optical.assets.languages import BIBLE_LANGUAGES
 from optical.assets.models import is_bundled, model_status
-from optical.benchmarks import dataset_dir, is_embedded, load_bitext, load_collection, parse_spec
+from optical.benchmarks import dataset_dir, load_bitext, load_collection
 from optical.data.types import Bitext
+from optical.dataset_spec import DatasetSpec
 
 __all__ = [
     "CorpusInfo",
@@ -26,20 +27,21 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CorpusInfo:
-    """The default search corpus: the dataset spec, its cache name and a label."""
+    """The default search corpus: the dataset spec, its cache name, a label and its family."""
 
     spec: str
     name: str
     label: str
+    family: str = ""
 
 
 def build_command(spec: str) -> str:
     """The command that builds an embedded dataset (or the bundled models)."""
-    if is_embedded(spec):
-        kind, lang = parse_spec(spec)
-        flag = "--languages" if kind == "bible" else "--cldr-languages"
-        return f"optical assets build {flag} {lang}"
-    return "optical assets build"
+    try:
+        command = DatasetSpec.parse(spec, check=False).build_command
+    except ValueError:  # a malformed spec: the page shows dataset_problem's message
+        command = None
+    return command or "optical assets build"
 
 
 def dataset_problem(spec: str) -> str | None:
@@ -87,14 +89,12 @@ def load_pairs(spec: str, split: str = "test") -> Bitext:
 
 def corpus_info(settings: AppSettings) -> CorpusInfo:
     """The default search corpus (the English New Testament for the embedded Bible)."""
-    from optical.systems import corpus_name
-
     spec = settings.corpus
-    name = corpus_name(spec)
-    label = (
-        "English New Testament (WEB)" if spec.startswith("bible:") else f"{Path(spec).name} corpus"
-    )
-    return CorpusInfo(spec, name, label)
+    try:
+        ds = DatasetSpec.parse(spec, check=False)
+    except ValueError:  # a malformed spec: the page shows dataset_problem's message
+        return CorpusInfo(spec, spec, f"{spec} corpus")
+    return CorpusInfo(spec, ds.corpus_name, ds.corpus_label, ds.family)
 
 
 def load_corpus(spec: str) -> dict:

@@ -2,7 +2,8 @@
 
 Reads the results store (``optical bench`` / ``optical sweep`` write it) and the
 ``metrics.jsonl`` of training runs. Several rows of one system and language (seeds,
-repeats) are averaged. Measures are the bench's (:func:`optical.bench.table_measures`):
+repeats) are averaged. Measures are the registry's
+(:func:`optical.evaluation.measure_sets.table_measures`):
 R@1 (rel=2), MRR@10 (rel=2), MAP, nDCG@10 on the Bible; R@1, MRR@10, MAP, nDCG@10 on
 collections with binary qrels.
 """
@@ -19,14 +20,18 @@ import pandas as pd
 
 from optical.app.systems import RunFolder
 from optical.assets.languages import resource_level
-from optical.bench import LABELS, TABLE_MEASURES, measure_label, table_measures
+from optical.dataset_spec import DatasetSpec
+from optical.evaluation.measure_sets import (
+    TABLE_MEASURES,
+    TRAINING_LABELS,
+    measure_label,
+    table_measures,
+)
 from optical.evaluation.tables import language_spread, resource_gap, significance_table
 from optical.results import ResultsStore
 
 __all__ = [
     "EMPTY_HINT",
-    "LABELS",
-    "TABLE_MEASURES",
     "ResultsData",
     "csv_frame",
     "display_table",
@@ -44,8 +49,8 @@ MARKS = {"better": " ▲", "worse": " ▼", "": ""}
 
 
 def family(dataset: str) -> str:
-    """``bible:sw`` -> ``bible``; a folder dataset -> its name."""
-    return dataset.split(":", 1)[0] if ":" in dataset else Path(dataset).name
+    """``bible:sw`` -> ``bible``; a folder dataset -> its name (:attr:`DatasetSpec.benchmark`)."""
+    return DatasetSpec.parse(dataset, check=False).benchmark
 
 
 @dataclass
@@ -314,7 +319,7 @@ def learning_curves(runs: Iterable[RunFolder]) -> pd.DataFrame:
     records = []
     for run in runs:
         for obj in _read_metrics(run.path / "metrics.jsonl"):
-            for metric in ("loss", "dev_rr10", "dev_r1"):
+            for metric in TRAINING_LABELS:  # loss, dev_rr10, dev_r1
                 value = obj.get(metric)
                 if isinstance(value, int | float) and np.isfinite(value):
                     records.append(

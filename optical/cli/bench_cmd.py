@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from optical.bench import bench, bench_table, dataset_language
+    from optical.dataset_spec import DatasetSpec
     from optical.results import ResultsStore
     from optical.systems import parse_system
 
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.table_only:
         bench(systems, datasets, split=args.split, store=store, k=args.k, mode=args.mode, device=args.device,
               extra={"group": args.group} if args.group else None)
-    family = datasets[0].split(":", 1)[0] if ":" in datasets[0] else None
+    first = DatasetSpec.parse(datasets[0])
+    family = first.family if first.is_embedded else None
     print()
     print(bench_table(store, systems=[s.name for s in systems], languages=[dataset_language(d) for d in datasets],
                       baseline=args.baseline, split=args.split, dataset_family=family, group=args.group))

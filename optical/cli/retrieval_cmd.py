@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from optical.cli.argtypes import device, measure_list, positive_int, probability
-from optical.systems import corpus_name
+from optical.dataset_spec import DatasetSpec
 
 __all__ = ["register", "load_qrels_spec", "load_corpus_spec"]
 
@@ -21,12 +21,13 @@ COMPARE_MEASURES = "nDCG@10,AP,RR@10,R@100"
 # --------------------------------------------------------------------------- inputs
 
 
-def load_corpus_spec(spec: str) -> dict:
+def load_corpus_spec(spec: str | DatasetSpec) -> dict:
     """Documents of ``bible:<lang>``/``cldr:<lang>``, a BEIR folder or a ``corpus.jsonl`` file."""
-    from optical.benchmarks import dataset_dir, is_embedded
+    from optical.benchmarks import dataset_dir
     from optical.data import read_jsonl_corpus
 
-    path = dataset_dir(spec) if is_embedded(spec) else Path(spec)
+    ds = DatasetSpec.parse(spec)
+    path = ds.folder if ds.is_path else dataset_dir(ds)
     if path.is_dir():
         for name in ("corpus.jsonl", "corpus.jsonl.gz"):
             if (path / name).is_file():
@@ -55,16 +56,17 @@ def _looks_like_beir_tsv(path: Path) -> bool:
     return False
 
 
-def load_qrels_spec(spec: str, split: str = "test"):
+def load_qrels_spec(spec: str | DatasetSpec, split: str = "test"):
     """Qrels from a TREC qrels file, a BEIR qrels TSV (header detected), a BEIR folder
     (``qrels/<split>.tsv``) or a dataset spec such as ``bible:sw`` (its ``split`` qrels)."""
-    from optical.benchmarks import is_embedded, load_collection
+    from optical.benchmarks import load_collection
     from optical.data import read_qrels
     from optical.data.beir import read_beir_qrels
 
-    if is_embedded(spec):
-        return load_collection(spec, split).qrels
-    path = Path(spec)
+    ds = DatasetSpec.parse(spec)
+    if not ds.is_path:
+        return load_collection(ds, split).qrels
+    path = ds.folder
     if path.is_dir():
         tsv = path / "qrels" / f"{split}.tsv"
         if not tsv.is_file():
@@ -78,7 +80,7 @@ def load_qrels_spec(spec: str, split: str = "test"):
     return qrels
 
 
-def _queries_spec(spec: str, split: str) -> dict[str, str]:
+def _queries_spec(spec: str | DatasetSpec, split: str) -> dict[str, str]:
     from optical.benchmarks import load_collection
 
     return load_collection(spec, split).queries
@@ -117,7 +119,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     from optical.encoders import load_encoder
     from optical.retrieval import DenseIndex, corpus_index
 
-    corpus = load_corpus_spec(args.corpus)
+    spec = DatasetSpec.parse(args.corpus)
+    corpus = load_corpus_spec(spec)
     encoder = load_encoder(args.model, device=args.device)
     start = time.perf_counter()
     params = {k: v for k, v in (("nlist", args.nlist), ("nprobe", args.nprobe)) if v}
@@ -136,7 +139,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         index = corpus_index(
             encoder,
             corpus,
-            corpus_name(args.corpus),
+            spec.corpus_name,
             with_tokens=args.tokens,
             kind=args.kind,
             batch_size=args.batch_size,
@@ -161,7 +164,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     if Path(args.out).is_dir():
         raise ValueError(f"--out {args.out}: a folder; expected the path of the TREC run file to write")
-    queries = _queries_spec(args.dataset, args.split)
+    spec = DatasetSpec.parse(args.dataset)
+    queries = _queries_spec(spec, args.split)
     if not queries:
         raise ValueError(f"{args.dataset} has no {args.split!r} queries")
     check_queries(queries)  # refuse invisible queries before any model loads
@@ -174,15 +178,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
         index = DenseIndex.load(
             args.index,
             encoder=d_enc,
-            corpus=load_corpus_spec(args.dataset),
+            corpus=load_corpus_spec(spec),
             corpus_label=args.dataset,
         )  # refuses an index of other documents than the dataset's
     else:
-        corpus = load_corpus_spec(args.dataset)
+        corpus = load_corpus_spec(spec)
         index = corpus_index(
             d_enc,
             corpus,
-            corpus_name(args.dataset),
+            spec.corpus_name,
             with_tokens=with_tokens,
             progress=not args.quiet,
         )

@@ -43,7 +43,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import ir_measures
 import numpy as np
 import pandas as pd
-from ir_measures import AP, RR, Measure, P, R, nDCG
+from ir_measures import Measure
+
+from optical.evaluation.measure_sets import EVALUATE_MEASURES
 
 __all__ = [
     "DEFAULT_MEASURES",
@@ -67,8 +69,9 @@ MeasureLike = str | Measure
 RunLike = Mapping[str, Mapping[str, float]] | Iterable[tuple[str, str, float]]
 QrelsLike = Mapping[str, Mapping[str, int]] | Iterable[tuple[str, str, int]]
 
-#: AP (MAP), nDCG@10, RR@10 (MRR@10), R@1, R@10, R@100, P@10.
-DEFAULT_MEASURES: tuple[Measure, ...] = (AP, nDCG @ 10, RR @ 10, R @ 1, R @ 10, R @ 100, P @ 10)
+#: AP (MAP), nDCG@10, RR@10 (MRR@10), R@1, R@10, R@100, P@10 (the registry's
+#: :data:`~optical.evaluation.measure_sets.EVALUATE_MEASURES`).
+DEFAULT_MEASURES: tuple[Measure, ...] = tuple(ir_measures.parse_measure(m) for m in EVALUATE_MEASURES)
 
 # trec_eval keeps scores as C ``float``; float32 represents every integer up to 2**24 exactly.
 _MAX_DOCS_PER_QUERY = 2**24

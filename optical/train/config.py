@@ -193,8 +193,13 @@ class DistillConfig:
     def system_name(self) -> str:
         if self.run.name:
             return self.run.name
-        lang = self.data.train.split(":", 1)[-1] if ":" in self.data.train else Path(self.data.train).stem
-        return f"{self.objective.name}-{lang}-s{self.run.seed}"
+        return f"{self.objective.name}-{self.train_tag()}-s{self.run.seed}"
+
+    def train_tag(self) -> str:
+        """What runs on ``data.train`` are named after (``bible:sw`` -> ``sw``, ``x/sw.tsv`` -> ``sw``)."""
+        from optical.dataset_spec import DatasetSpec
+
+        return DatasetSpec.parse(self.data.train, check=False).run_tag
 
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -284,17 +289,18 @@ def _check_path(key: str, value: str | None) -> None:
 def check_dataset_spec(key: str, spec: str) -> None:
     """``bible:<lang>`` / ``cldr:<lang>`` with a known language, or an existing file or folder
     (cheap: nothing is built or read)."""
-    from optical.assets.languages import BIBLE_LANGUAGES, CLDR_LANGUAGES, parse_languages
-    from optical.benchmarks import is_embedded, parse_spec
+    from optical.dataset_spec import DatasetSpec
 
     try:
-        if is_embedded(spec):
-            name, lang = parse_spec(spec)
-            parse_languages([lang], BIBLE_LANGUAGES if name == "bible" else CLDR_LANGUAGES)
-            return
+        parsed = DatasetSpec.parse(spec)
     except ValueError as err:
-        raise ValueError(f"{key}: {spec!r}: {err}") from err
-    if not Path(spec).expanduser().exists():
+        raise ValueError(f"{key}: {err}") from err
+    if parsed.is_bitext:
+        raise ValueError(f"{key}: {spec!r} names results rows (the bitext of {parsed.inner}), "
+                         f"not a dataset; use {parsed.inner}")
+    if parsed.is_embedded:
+        return
+    if not parsed.folder.exists():
         raise FileNotFoundError(f"{key}: {spec}: no such dataset folder or file "
                                 "(or use bible:<lang> / cldr:<lang>)")
 

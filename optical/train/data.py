@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from optical.benchmarks import is_embedded, load_bitext, load_collection
+from optical.benchmarks import load_bitext, load_collection
 from optical.data.beir import load_beir
 from optical.data.types import Bitext
+from optical.dataset_spec import DatasetSpec
 
 __all__ = ["TrainingPairs", "load_training_pairs", "batch_order", "shard", "micro_batches"]
 
@@ -67,7 +68,7 @@ def _labelled_pairs(spec: str, k: int | None, seed: int) -> TrainingPairs:
     New-Testament test verse is ever seen. A BEIR folder: ``qrels/train.tsv``. A TSV
     file: (query, relevant document) per line, read like bitext.
     """
-    if is_embedded(spec):
+    if DatasetSpec.parse(spec).is_embedded:
         return _from_bitext(load_bitext(spec, "train"), spec, k, seed)
     if Path(spec).is_file():
         return _from_bitext(load_bitext(spec), spec, k, seed)
@@ -86,15 +87,13 @@ def load_training_pairs(
     if objective == "cross_entropy":
         pairs = _labelled_pairs(spec, max_pairs, seed)
     else:
-        bitext = load_bitext(spec, "train") if is_embedded(spec) else load_bitext(spec)
-        pairs = _from_bitext(bitext, spec, max_pairs, seed)
+        pairs = _from_bitext(load_bitext(spec, "train"), spec, max_pairs, seed)  # a TSV: whole
     if extra and extra_fraction > 0:
         n_main = len(pairs)
         n_extra = int(round(len(pairs) * extra_fraction / (1 - extra_fraction)))
         per = math.ceil(n_extra / len(extra))
         for j, spec_x in enumerate(extra):
-            more = _from_bitext(load_bitext(spec_x, "train") if is_embedded(spec_x) else load_bitext(spec_x),
-                                spec_x, per, seed + 1 + j)
+            more = _from_bitext(load_bitext(spec_x, "train"), spec_x, per, seed + 1 + j)
             pairs.student += more.student
             pairs.teacher += more.teacher
             pairs.ids += [f"{spec_x}:{i}" for i in more.ids]
@@ -105,7 +104,7 @@ def load_training_pairs(
 
 def dev_collection(spec: str | None, train_spec: str, split: str = "dev"):
     """The collection used for periodic dev evaluation, or None."""
-    target = spec or (train_spec if is_embedded(train_spec) else None)
+    target = spec or (train_spec if DatasetSpec.parse(train_spec).is_embedded else None)
     return load_collection(target, split) if target else None
 
 

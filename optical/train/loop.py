@@ -154,6 +154,7 @@ def _dev_eval(student: Encoder, teacher: Encoder, collection, n_queries: int, is
     import random
 
     from optical.evaluation import evaluate
+    from optical.evaluation.measure_sets import DEV_MEASURES
     from optical.retrieval import Retriever, corpus_index
 
     qids = sorted(collection.qrels)
@@ -163,8 +164,8 @@ def _dev_eval(student: Encoder, teacher: Encoder, collection, n_queries: int, is
     retriever = Retriever(student if is_query else teacher, teacher, index)
     run = retriever.search(queries, k=10)
     # the aligned verse (grade 2) is the target, as in the test tables
-    res = evaluate(run, {q: collection.qrels[q] for q in qids}, ["RR(rel=2)@10", "R(rel=2)@1"])
-    return {"dev_rr10": float(res["RR(rel=2)@10"]), "dev_r1": float(res["R(rel=2)@1"])}
+    res = evaluate(run, {q: collection.qrels[q] for q in qids}, list(DEV_MEASURES.values()))
+    return {key: float(res[measure]) for key, measure in DEV_MEASURES.items()}
 
 
 def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:

@@ -12,10 +12,11 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from optical.evaluation.measure_sets import TRAINING_LABELS
+
 __all__ = ["gap_bars", "language_bars", "learning_curves_figure", "size_figure", "spread_box"]
 
 _PALETTE = qualitative.Plotly
-_METRIC_NAMES = {"loss": "training loss", "dev_rr10": "dev MRR@10", "dev_r1": "dev R@1"}
 
 
 def _color(k: int) -> str:
@@ -135,7 +136,7 @@ def spread_box(means: pd.DataFrame, measure: str, *, title: str | None = None) -
 
 def learning_curves_figure(curves: pd.DataFrame, *, smooth: int = 5) -> go.Figure:
     """Training loss (rolling mean over ``smooth`` steps) and dev MRR@10 against the step, per run."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "dev MRR@10"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(TRAINING_LABELS["loss"], TRAINING_LABELS["dev_rr10"]))
     for k, (run, group) in enumerate(curves.groupby("path", sort=False)):
         name = group["run"].iloc[0] + ("" if group["finished"].iloc[0] else " (running)")
         loss = group[group["metric"] == "loss"].sort_values("step")
