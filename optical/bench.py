@@ -61,7 +61,7 @@ def _check_search(k: object, mode: str) -> None:
 
 def load_collection_checked(dataset: str, split: str) -> RetrievalCollection:
     """A dataset split that can be benchmarked: it has queries, qrels, and queries judged."""
-    from optical.retrieval.search import check_queries
+    from optical.retrieval.query_checks import check_queries
 
     collection = load_collection(dataset, split)
     if not collection.queries:

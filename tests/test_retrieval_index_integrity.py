@@ -18,7 +18,8 @@ from optical.data import write_beir
 from optical.data.types import Document, RetrievalCollection
 from optical.encoders import Encoder
 from optical.retrieval import DenseIndex, corpus_index
-from optical.retrieval.index import FAISS_FILE, META_FILE, corpus_fingerprint, index_cache_dir
+from optical.retrieval.index_cache import index_cache_dir
+from optical.retrieval.index_format import FAISS_FILE, META_FILE, corpus_fingerprint
 from optical.retrieval.tokens import TOKENS_FILE
 
 WORDS = "god loved the world so much mungu aliupenda ulimwengu sana light water earth".split()

@@ -7,7 +7,7 @@ import pytest
 
 from optical.encoders import Encoder
 from optical.retrieval import DenseIndex, Retriever, check_query
-from optical.retrieval.search import check_queries, query_problem
+from optical.retrieval.query_checks import check_queries, query_problem
 
 INVISIBLE = {
     "zwsp": "\u200b",

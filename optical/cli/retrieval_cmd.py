@@ -160,7 +160,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from optical.data import write_run
     from optical.encoders import load_encoder
     from optical.retrieval import DenseIndex, Retriever, corpus_index
-    from optical.retrieval.search import check_queries
+    from optical.retrieval.query_checks import check_queries
 
     if Path(args.out).is_dir():
         raise ValueError(f"--out {args.out}: a folder; expected the path of the TREC run file to write")

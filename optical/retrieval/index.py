@@ -1,71 +1,45 @@
-"""Dense document indexes: pooled vectors in FAISS, optional token store, cached on disk.
-
-Folder layout (written atomically: a crash never leaves a half-built index that
-looks valid)::
-
-    index.json      model name, fingerprint, encoder settings, corpus checksum and
-                    fingerprint, counts, FAISS kind and parameters, created-at, and
-                    the size and SHA-256 of every other file (written last)
-    vectors.faiss   pooled vectors (IndexFlatIP, IndexIVFFlat or IndexHNSWFlat)
-    docs.jsonl      {"id", "text"} per document, in FAISS row order
-    tokens.npy, offsets.npy   optional token store (see :mod:`.tokens`)
+"""Dense document indexes: pooled vectors in FAISS, optional token store.
 
 Scores are inner products of pooled vectors (cosine for normalising encoders).
 
-:meth:`DenseIndex.load` re-hashes every file against ``index.json`` (about 0.2 s for the
-Bible corpus with its token store) and, given the corpus being searched, refuses an index
-built from other documents (:func:`corpus_fingerprint`: ids and texts, in any order).
+- :class:`DenseIndex` — build (one forward pass per batch), save, load, search, checks.
+- The folder it saves (``index.json``, ``vectors.faiss``, ``docs.jsonl``, token store),
+  the file checksums and the corpus fingerprint live in :mod:`.index_format`; the FAISS
+  kinds in :mod:`.faiss_backends`; the on-demand cache (:func:`~.index_cache.corpus_index`)
+  in :mod:`.index_cache`.
 
-Caching (:func:`corpus_index`): ``$OPTICAL_HOME/indexes/<name>-<fingerprint[:12]>-
-<corpus checksum[:12]>[-<kind>]/``. The key depends on the *vectors* (model
-fingerprint) and the *texts* (checksum over ids and texts, in order), never on the
-system using them, so every system sharing a document encoder reuses one index.
+:meth:`DenseIndex.load` re-hashes every file against ``index.json`` and, given the corpus
+being searched, refuses an index built from other documents
+(:func:`~.index_format.corpus_fingerprint`: ids and texts, in any order).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
-import math
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from optical.data.types import Document, RetrievalCollection
-from optical.paths import atomic_dir, atomic_write_json, check_files, optical_home, record_files
+from optical.paths import atomic_dir
 from optical.retrieval.encoding import iter_encoded, token_counts
+from optical.retrieval.faiss_backends import KINDS, make_faiss_index
 from optical.retrieval.fingerprint import model_fingerprint
+from optical.retrieval.index_format import (
+    FAISS_FILE,
+    FORMAT_VERSION,
+    CorpusLike,
+    built_index_meta,
+    check_corpus_match,
+    corpus_items,
+    items_fingerprint,
+    read_index_folder,
+    write_index_folder,
+)
 from optical.retrieval.tokens import TokenStore
 
-__all__ = [
-    "DenseIndex",
-    "TokenStore",
-    "UnknownDocumentError",
-    "corpus_checksum",
-    "corpus_fingerprint",
-    "corpus_index",
-    "index_cache_dir",
-    "make_faiss_index",
-]
-
-FORMAT_VERSION = 2  # 2: checksums of the files and the corpus fingerprint in index.json
-KINDS = ("flat", "ivf", "hnsw")
-META_FILE = "index.json"
-FAISS_FILE = "vectors.faiss"
-DOCS_FILE = "docs.jsonl"
-
-CorpusLike = RetrievalCollection | Mapping[str, Document | str] | Sequence[Document]
-
-
-def _faiss():
-    import faiss
-
-    return faiss
+__all__ = ["DenseIndex", "UnknownDocumentError"]
 
 
 class UnknownDocumentError(KeyError, ValueError):
@@ -75,117 +49,11 @@ class UnknownDocumentError(KeyError, ValueError):
         return str(self.args[0]) if self.args else "unknown document id"
 
 
-# --------------------------------------------------------------------------- corpus
-
-
-def corpus_items(corpus: CorpusLike) -> tuple[list[str], list[str]]:
-    """Document ids and the texts that get encoded (``Document.full_text()``), in order."""
-    if isinstance(corpus, RetrievalCollection):
-        corpus = corpus.corpus
-    ids: list[str] = []
-    texts: list[str] = []
-    items: Iterable = (
-        corpus.items() if isinstance(corpus, Mapping) else ((d.doc_id, d) for d in corpus)
-    )
-    for key, doc in items:
-        if isinstance(doc, Document):
-            text = doc.full_text()
-        elif isinstance(doc, str):
-            text = doc
-        else:
-            raise TypeError(f"document {key!r} is {type(doc).__name__}, expected Document or str")
-        ids.append(str(key))
-        texts.append(text)
-    if len(set(ids)) != len(ids):
-        raise ValueError("corpus has duplicate document ids")
-    return ids, texts
-
-
-def _checksum(ids: Sequence[str], texts: Sequence[str]) -> str:
-    h = hashlib.sha256(b"optical-corpus-v1\n")
-    for doc_id, text in zip(ids, texts, strict=True):
-        h.update(json.dumps([doc_id, text], ensure_ascii=False).encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
-def corpus_checksum(corpus: CorpusLike) -> str:
-    """SHA-256 over the (id, encoded text) pairs in corpus order."""
-    return _checksum(*corpus_items(corpus))
-
-
-def _fingerprint(ids: Sequence[str], texts: Sequence[str]) -> str:
-    order = sorted(range(len(ids)), key=lambda i: ids[i])
-    return _checksum([ids[i] for i in order], [texts[i] for i in order])
-
-
-def corpus_fingerprint(corpus: CorpusLike) -> str:
-    """SHA-256 over the (id, encoded text) pairs sorted by id: the same documents in any order
-    give the same fingerprint."""
-    return _fingerprint(*corpus_items(corpus))
-
-
-# --------------------------------------------------------------------------- FAISS
-
-
-def _default_nlist(n: int) -> int:
-    return int(min(max(1, round(4 * math.sqrt(n))), max(1, n)))
-
-
-def make_faiss_index(vectors: np.ndarray, kind: str = "flat", params: dict[str, Any] | None = None):
-    """A FAISS inner-product index of ``kind`` holding ``vectors``.
-
-    Parameters
-    ----------
-    vectors : numpy.ndarray, shape (N, H), float32
-    kind : {"flat", "ivf", "hnsw"}
-    params : dict, optional
-        ``nlist``/``nprobe``/``train_size`` (ivf) or ``hnsw_m``/``ef_construction``/
-        ``ef_search`` (hnsw); updated in place with the values used.
-    """
-    params = {} if params is None else params
-    faiss = _faiss()
-    n, dim = vectors.shape
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "ivf":
-        nlist = int(params.get("nlist") or _default_nlist(n))
-        if not 1 <= nlist <= max(1, n):
-            raise ValueError(f"nlist must be in [1, {n}] for {n} documents, got {nlist}")
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        train_size = int(params.get("train_size") or min(n, 64 * nlist))
-        rng = np.random.default_rng(0)
-        sample = vectors if train_size >= n else vectors[rng.choice(n, train_size, replace=False)]
-        index.cp.min_points_per_centroid = 1  # small corpora: no warning spam
-        index.train(np.ascontiguousarray(sample))
-        index.nprobe = int(params.get("nprobe") or min(nlist, 16))
-        params.update(nlist=nlist, nprobe=int(index.nprobe), train_size=train_size)
-    elif kind == "hnsw":
-        m = int(params.get("hnsw_m") or 32)
-        index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = int(params.get("ef_construction") or 80)
-        index.hnsw.efSearch = int(params.get("ef_search") or 64)
-        params.update(
-            hnsw_m=m,
-            ef_construction=int(index.hnsw.efConstruction),
-            ef_search=int(index.hnsw.efSearch),
-        )
-    else:
-        raise ValueError(f"unknown index kind {kind!r}; use one of {', '.join(KINDS)}")
-    if n:
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
-# --------------------------------------------------------------------------- index
-
-
 class DenseIndex:
     """Pooled document vectors in FAISS, doc ids in row order, optional token store.
 
     Build with :meth:`build`, reopen with :meth:`load`, or get a cached one with
-    :func:`corpus_index`. ``meta`` is what ``index.json`` holds.
+    :func:`~.index_cache.corpus_index`. ``meta`` is what ``index.json`` holds.
     """
 
     def __init__(
@@ -342,24 +210,8 @@ class DenseIndex:
     def check_corpus(self, corpus: CorpusLike, label: str | None = None) -> None:
         """Raise ``ValueError`` unless this index holds exactly the documents of ``corpus``
         (same ids, same encoded texts; order does not matter)."""
-        ids, texts = corpus_items(corpus)
-        recorded = self.meta.get("corpus_fingerprint")
-        if recorded is not None and recorded == _fingerprint(ids, texts):
-            return
-        if recorded is None and self.texts is None and sorted(ids) == sorted(self.doc_ids):
-            return  # an in-memory index without texts: the ids are all there is to compare
-        mine = dict(zip(self.doc_ids, self.texts or [None] * len(self), strict=True))
-        theirs = dict(zip(ids, texts, strict=True))
-        only_index = sum(1 for d in mine if d not in theirs)
-        only_corpus = sum(1 for d in theirs if d not in mine)
-        changed = sum(1 for d, t in theirs.items() if d in mine and mine[d] != t)
-        where = f" at {self.path}" if self.path else ""
-        what = label or "the corpus being searched"
-        raise ValueError(
-            f"index{where} was built from another corpus than {what}: {only_index} of its "
-            f"{len(mine)} documents are not in {what}, {only_corpus} of the {len(theirs)} "
-            f"documents of {what} are not in the index, {changed} texts differ; rebuild the "
-            "index from this corpus (`optical encode`) or search without --index"
+        check_corpus_match(
+            self.doc_ids, self.texts, self.meta.get("corpus_fingerprint"), self.path, corpus, label
         )
 
     # -------------------------------------------------------------- building
@@ -383,7 +235,7 @@ class DenseIndex:
             "model": model,
             "fingerprint": fingerprint,
             "corpus_fingerprint": (
-                _fingerprint(list(doc_ids), texts) if texts is not None else None
+                items_fingerprint(list(doc_ids), texts) if texts is not None else None
             ),
             "n_docs": len(doc_ids),
             "dim": int(vectors.shape[1]),
@@ -477,38 +329,14 @@ class DenseIndex:
                 start += n
         params = dict(params)
         index = make_faiss_index(pooled, kind, params)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "model": encoder.name_or_path,
-            "fingerprint": model_fingerprint(encoder),
-            "encoder": encoder.settings(),
-            "corpus_checksum": _checksum(ids, texts),
-            "corpus_fingerprint": _fingerprint(ids, texts),
-            "n_docs": len(ids),
-            "dim": dim,
-            "kind": kind,
-            "params": params,
-            "with_tokens": with_tokens,
-            "n_tokens": int(offsets[-1]) if with_tokens else 0,
-            "token_dtype": "float16" if with_tokens else None,
-            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "faiss_version": _faiss().__version__,
-        }
+        n_tokens = int(offsets[-1]) if with_tokens else 0
+        meta = built_index_meta(encoder, ids, texts, kind, params, with_tokens, n_tokens)
         tokens = TokenStore(store, offsets) if with_tokens else None
         return cls(index, ids, meta, tokens, texts, folder)
 
     # ------------------------------------------------------------ save / load
     def _write(self, folder: Path) -> None:
-        faiss = _faiss()
-        faiss.write_index(self.faiss, str(folder / FAISS_FILE))
-        with open(folder / DOCS_FILE, "w", encoding="utf-8", newline="\n") as fh:
-            texts = self.texts if self.texts is not None else [""] * len(self)
-            for doc_id, text in zip(self.doc_ids, texts, strict=True):
-                fh.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
-        if self.tokens is not None:
-            self.tokens.save(folder)
-        self.meta["files"] = record_files(folder, exclude=(META_FILE,))
-        atomic_write_json(folder / META_FILE, self.meta)  # last: marks the folder complete
+        write_index_folder(folder, self.faiss, self.doc_ids, self.texts, self.tokens, self.meta)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the index to ``path`` (replacing any index there, atomically)."""
@@ -554,37 +382,7 @@ class DenseIndex:
             corpus, or ``encoder`` has another fingerprint.
         """
         path = Path(path)
-        meta_path = path / META_FILE
-        if not meta_path.is_file():
-            raise FileNotFoundError(
-                f"{path}: not an optical index (no {META_FILE}); build one with `optical encode`"
-            )
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{meta_path}: corrupt index metadata ({exc})") from None
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path}: index format {meta.get('format_version')!r} is not supported "
-                f"(expected {FORMAT_VERSION}); rebuild it"
-            )
-        for name in (FAISS_FILE, DOCS_FILE):
-            if not (path / name).is_file():
-                raise FileNotFoundError(f"{path / name}: index file missing; rebuild the index")
-        _verify_files(path, meta)
-        ids: list[str] = []
-        texts: list[str] = []
-        with open(path / DOCS_FILE, encoding="utf-8") as fh:
-            for line in fh:
-                obj = json.loads(line)
-                ids.append(obj["id"])
-                texts.append(obj["text"])
-        index = _faiss().read_index(str(path / FAISS_FILE))
-        tokens = TokenStore.load(path, mmap=mmap_tokens) if meta.get("with_tokens") else None
-        if len(ids) != meta["n_docs"]:
-            raise ValueError(
-                f"{path}: {len(ids)} documents listed, index.json says {meta['n_docs']}"
-            )
+        index, ids, texts, meta, tokens = read_index_folder(path, mmap_tokens)
         out = cls(index, ids, meta, tokens, texts, path)
         if corpus is not None:
             out.check_corpus(corpus, corpus_label)
@@ -599,67 +397,3 @@ class DenseIndex:
         else:
             pooled = (self.path / FAISS_FILE).stat().st_size
         return {"pooled": int(pooled), "tokens": self.tokens.nbytes() if self.tokens else 0}
-
-
-def _verify_files(path: Path, meta: dict[str, Any]) -> None:
-    """Every file of an index folder against the sizes and SHA-256s in ``index.json``."""
-    records = meta.get("files")
-    if not isinstance(records, dict) or not records:
-        raise ValueError(f"{path}: {META_FILE} records no file checksums; rebuild the index")
-    problem = check_files(path, records, sampled=False)
-    if problem:
-        raise ValueError(
-            f"{path}: index file {problem}; the index is corrupt: rebuild it "
-            "(`optical encode`, or delete the folder)"
-        )
-
-
-# --------------------------------------------------------------------------- cache
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def index_cache_dir(encoder, corpus: CorpusLike, name: str, kind: str = "flat") -> Path:
-    """``$OPTICAL_HOME/indexes/<name>-<fingerprint[:12]>-<checksum[:12]>[-<kind>]``."""
-    safe = _UNSAFE.sub("-", name).strip("-.") or "corpus"
-    key = f"{safe}-{model_fingerprint(encoder)[:12]}-{corpus_checksum(corpus)[:12]}"
-    if kind != "flat":
-        key += f"-{kind}"
-    return optical_home() / "indexes" / key
-
-
-def corpus_index(
-    encoder,
-    corpus: CorpusLike,
-    name: str,
-    with_tokens: bool = False,
-    kind: str = "flat",
-    batch_size: int = 64,
-    progress: bool = True,
-    **params: Any,
-) -> DenseIndex:
-    """The cached index of ``corpus`` under ``encoder``, built on first use.
-
-    An existing cached index is reused when its files match their checksums and it
-    holds exactly ``corpus``; a corrupt one, one of an older format, or one without a
-    token store when ``with_tokens`` is requested is rebuilt (replaced atomically). See
-    the module docstring for the cache key.
-    """
-    folder = index_cache_dir(encoder, corpus, name, kind)
-    if (folder / META_FILE).is_file():
-        try:
-            index = DenseIndex.load(folder, encoder=encoder, corpus=corpus)
-        except (ValueError, FileNotFoundError, OSError, RuntimeError):
-            index = None  # corrupt or from an old format: rebuild
-        if index is not None and (index.tokens is not None or not with_tokens):
-            return index
-    return DenseIndex.build(
-        encoder,
-        corpus,
-        path=folder,
-        kind=kind,
-        with_tokens=with_tokens,
-        batch_size=batch_size,
-        progress=progress,
-        **params,
-    )
