@@ -30,7 +30,7 @@ A run's system name is ``<variant>-<train language>`` (seeds share it, so tables
 average over seeds); its folder is ``<runs_dir>/<variant>-<lang>-s<seed>[-<hash>]``.
 
 Settings are spelled as in ``optical distill`` (``"objective.eps" = 0.02``, or a nested
-``[base.objective]`` table) and typed as there (:func:`optical.train.config.coerce`): a TOML
+``[base.objective]`` table) and typed as there (:func:`optical.train.config_values.coerce`): a TOML
 value goes straight to the setting, with no round trip through text. The whole spec is
 checked before any run starts (:func:`check_spec`, also done by :func:`plan`): unknown
 sections and keys are refused with the closest known names; ``eval``, ``zero_shot`` and
@@ -54,15 +54,8 @@ from pathlib import Path
 from typing import Any
 
 from optical.results import ResultsStore
-from optical.train.config import (
-    SETTINGS,
-    DistillConfig,
-    apply_overrides,
-    check_dataset_spec,
-    coerce,
-    flatten_settings,
-    unknown_setting,
-)
+from optical.train.config import SETTINGS, DistillConfig, apply_overrides, check_dataset_spec
+from optical.train.config_values import coerce, flatten_settings, unknown_setting
 
 __all__ = ["SweepSpec", "PlannedRun", "load_spec", "check_spec", "plan", "select", "run_sweep"]
 
@@ -104,7 +97,7 @@ _SWEEP_OWNED = ("run.out_dir", "run.name")  # set per run from runs_dir and the 
 
 def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
     """Read and check a sweep spec; ``overrides`` replace ``[sweep]`` keys (``runs_dir``)
-    or set ``base`` settings (dotted keys); :class:`~optical.train.config.Text` values are
+    or set ``base`` settings (dotted keys); :class:`~optical.train.config_values.Text` values are
     parsed as on the command line, others must have the key's type."""
     p = Path(path)
     if not p.is_file():
@@ -164,7 +157,7 @@ def _settings(where: str, values: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in flatten_settings(values).items():
         if key not in SETTINGS:
-            raise ValueError(f"{where}: {unknown_setting(key)}")
+            raise ValueError(f"{where}: {unknown_setting(key, SETTINGS)}")
         if key in _SWEEP_OWNED:
             raise ValueError(f"{where}: {key} is set by the sweep (from runs_dir and the variant name)")
         out[key] = coerce(f"{where} {key}", value, SETTINGS[key])

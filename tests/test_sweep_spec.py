@@ -96,7 +96,7 @@ def test_sweep_keys_are_typed(tmp_path, line, message):
 
 
 def test_overrides_are_typed_too(tmp_path):
-    from optical.train.config import Text
+    from optical.train.config_values import Text
 
     path = _spec(tmp_path)
     spec = load_spec(path, {"eval": Text("bible:sw,bible:tl"), "optim.lr": Text("1e-4"), "runs_dir": Text("r")})

@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from optical.train.config import (
-    GEOMETRIES,
-    SETTINGS,
-    DistillConfig,
-    Text,
-    apply_overrides,
-    coerce,
-    load_config,
-)
+from optical.train.config import GEOMETRIES, SETTINGS, DistillConfig, apply_overrides, load_config
+from optical.train.config_values import Text, coerce
 
 ROOT = Path(__file__).resolve().parents[1]
 

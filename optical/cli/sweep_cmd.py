@@ -30,7 +30,7 @@ def _doc() -> str:
 def run(args: argparse.Namespace) -> int:
     from optical.experiments import load_spec, run_sweep
     from optical.results import ResultsStore
-    from optical.train.config import parse_assignments
+    from optical.train.config_values import parse_assignments
 
     # key=value text is parsed against the key's type, as `optical distill` does
     spec = load_spec(args.spec, parse_assignments(args.set))

@@ -37,7 +37,8 @@ from optical.losses import TokenGeometry, cross_entropy_ranking, info_nce, optic
 from optical.paths import atomic_write_json
 from optical.systems import corpus_name
 from optical.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from optical.train.config import DistillConfig, flatten_settings
+from optical.train.config import DistillConfig
+from optical.train.config_values import flatten_settings
 from optical.train.data import (
     batch_order,
     dev_collection,
