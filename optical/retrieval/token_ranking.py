@@ -125,7 +125,7 @@ def _rerank_one(
     q = torch.from_numpy(np.ascontiguousarray(q_tok, dtype=np.float32)).to(device)[None]
     with torch.inference_mode():
         if mode == "maxsim":
-            rows, doc = store.gather_packed(positions)
+            rows, doc = store.gather_packed(positions, as_float32=False)  # exact_operand takes fp16 as is
             s = maxsim_scores_packed(
                 q, torch.from_numpy(rows).to(device), torch.from_numpy(doc), len(positions)
             )
