@@ -97,17 +97,6 @@ def _read_run(path: str):
     return run
 
 
-def _measures(names: str | list[str]) -> list[str]:
-    from optical.evaluation import parse_measures
-
-    if isinstance(names, str):
-        names = [m.strip() for m in names.split(",") if m.strip()]
-    if not names:
-        raise ValueError("no measures given")
-    parse_measures(names)  # fail early with the parser's message
-    return list(names)
-
-
 def _model_label(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "-", name.rsplit(":", 1)[-1].rstrip("/").rsplit("/", 1)[-1])
 
@@ -169,6 +158,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if not queries:
         raise ValueError(f"{args.dataset} has no {args.split!r} queries")
     check_queries(queries)  # refuse invisible queries before any model loads
+    corpus = load_corpus_spec(spec)
     q_enc = load_encoder(args.query_model, device=args.device)
     d_enc = q_enc
     if args.doc_model and args.doc_model != args.query_model:
@@ -178,11 +168,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         index = DenseIndex.load(
             args.index,
             encoder=d_enc,
-            corpus=load_corpus_spec(spec),
+            corpus=corpus,
             corpus_label=args.dataset,
         )  # refuses an index of other documents than the dataset's
     else:
-        corpus = load_corpus_spec(spec)
         index = corpus_index(
             d_enc,
             corpus,
@@ -219,7 +208,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     qrels = load_qrels_spec(args.qrels, args.split)
     run = _read_run(args.run)
-    measures = _measures(args.measures)
+    measures = args.measures  # parsed and checked by argtypes.measure_list
     result = evaluate(run, qrels, measures, relevance_level=args.relevance_level)
     frame = (
         per_query(run, qrels, measures, relevance_level=args.relevance_level)
@@ -277,7 +266,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         baseline = args.baseline
     else:
         raise ValueError(f"baseline {args.baseline!r} is none of the runs: {', '.join(names)}")
-    measures = _measures(args.measures)
+    measures = args.measures  # parsed and checked by argtypes.measure_list
     frames = {
         n: per_query(run, qrels, measures) for n, run in zip(names, runs, strict=True)
     }
