@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from optical.assets.manifest import MANIFEST_NAME
 from optical.encoders import Encoder
 from optical.train.teacher_cache import cache_dir, teacher_outputs
 
@@ -13,7 +14,7 @@ TEXTS = ["In the beginning was the word", "and the word was with God", "light sh
 
 
 def _entry():
-    (entry,) = [p for p in cache_dir().iterdir() if (p / "done").is_file()]
+    (entry,) = [p for p in cache_dir().iterdir() if (p / MANIFEST_NAME).is_file()]
     return entry
 
 
@@ -27,7 +28,7 @@ def test_same_size_edit_of_cached_outputs_is_detected_and_recomputed(tiny_model_
     target.write_bytes(bytes(raw))
     again = teacher_outputs(teacher, TEXTS, is_query=False, progress=False)
     np.testing.assert_array_equal(np.array(again.pooled), pooled)
-    assert "files" in json.loads((_entry() / "done").read_text())
+    assert "files" in json.loads((_entry() / MANIFEST_NAME).read_text())
 
 
 def test_entry_without_checksums_is_recomputed(tiny_model_dir):
@@ -35,7 +36,7 @@ def test_entry_without_checksums_is_recomputed(tiny_model_dir):
     first = teacher_outputs(teacher, TEXTS, is_query=True, progress=False)
     tokens = np.array(first.tokens)
     entry = _entry()
-    (entry / "done").write_text(json.dumps({"texts": 3}))  # a marker of the old format
+    (entry / MANIFEST_NAME).write_text(json.dumps({"texts": 3}))  # no checksums: an older format
     np.save(entry / "tokens.npy", np.zeros_like(tokens))
     again = teacher_outputs(teacher, TEXTS, is_query=True, progress=False)
     np.testing.assert_array_equal(np.array(again.tokens), tokens)

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from optical.assets.manifest import MANIFEST_NAME, entry_state
 from optical.encoders import Encoder, mean_pool
-from optical.paths import atomic_dir, check_files, optical_home, record_files
+from optical.paths import atomic_dir, optical_home, record_files
 
 __all__ = ["TeacherOutputs", "teacher_outputs"]
 
@@ -100,29 +101,20 @@ def teacher_outputs(
     if not cache:
         return TeacherOutputs(*_compute(teacher, texts, is_query, max_length, batch_size, progress))
     folder = optical_home() / "teacher_cache" / _cache_key(teacher, texts, is_query, max_length)
-    if _cache_problem(folder) is not None:  # absent, half-written, from an older format or corrupt
+    built_with = {"texts": len(texts), "teacher": teacher.name_or_path}
+    if entry_state(folder, built_with)[0] != "ok":  # absent, half-written, older format or corrupt
         tokens, offsets, pooled = _compute(teacher, texts, is_query, max_length, batch_size, progress)
         with atomic_dir(folder) as tmp:
             np.save(tmp / "tokens.npy", tokens)
             np.save(tmp / "offsets.npy", offsets)
             np.save(tmp / "pooled.npy", pooled)
-            done = {"texts": len(texts), "teacher": teacher.name_or_path, "files": record_files(tmp)}
-            (tmp / "done").write_text(json.dumps(done))
+            manifest = {"settings": built_with, "files": record_files(tmp)}  # written last
+            (tmp / MANIFEST_NAME).write_text(json.dumps(manifest))
     return TeacherOutputs(
         np.load(folder / "tokens.npy", mmap_mode="r"),
         np.load(folder / "offsets.npy"),
         np.load(folder / "pooled.npy"),
     )
-
-
-def _cache_problem(folder: Path) -> str | None:
-    """Why the cached outputs in ``folder`` cannot be used (``None`` when they can): the
-    ``done`` marker is written last and records the size and checksum of every file."""
-    try:
-        files = json.loads((folder / "done").read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "no complete, checksummed cache entry"
-    return check_files(folder, files)
 
 
 def cache_dir() -> Path:
