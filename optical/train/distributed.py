@@ -32,12 +32,10 @@ def resolve_device(spec: str, info: DistInfo) -> torch.device:
     :func:`optical.encoders.resolve_device` (one clear error for a device this machine lacks)."""
     from optical.encoders import resolve_device as check_device
 
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda" and info.enabled:
-        spec = f"cuda:{info.local_rank}"
     try:
         device = check_device(spec)
+        if device.type == "cuda" and device.index is None and info.enabled:
+            device = check_device(f"cuda:{info.local_rank}")  # this process's GPU
     except ValueError as err:
         raise ValueError(f"run.{err}") from None
     if device.type == "cuda":
