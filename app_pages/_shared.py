@@ -18,13 +18,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from optical.app.alignment import Alignment, AlignOptions, align, fit_geometry
+from optical.app.available_systems import AppSystem, RunFolder, available_systems, find_runs
 from optical.app.datasets import load_corpus, load_pairs, model_problem
+from optical.app.live_query import UploadedCorpus, build_memory_index
 from optical.app.locking import MODEL_LOCK
-from optical.app.results import ResultsData, load_results, significance_marks
-from optical.app.search import UploadedCorpus, build_memory_index
+from optical.app.results_view import ResultsData, load_results, significance_marks
 from optical.app.settings import AppSettings
-from optical.app.systems import AppSystem, RunFolder, available_systems, find_runs
+from optical.app.transport_view import Alignment, AlignOptions, align, fit_geometry
 from optical.encoders import Encoder
 from optical.losses import TokenGeometry
 from optical.results import ResultsStoreWarning
@@ -159,7 +159,7 @@ def alignment(
     bitext: str,
     device: str,
 ) -> Alignment:
-    """The OT alignment of one pair by (student, teacher) (see :func:`optical.app.alignment.align`)."""
+    """The OT alignment of one pair by (student, teacher) (see :func:`optical.app.transport_view.align`)."""
     geometry = (
         None
         if options.geometry == "raw"
@@ -270,5 +270,5 @@ def marks(
     group: str | None = None,
 ):
     """Significance marks vs ``baseline`` within one experiment ``group`` (None: all rows);
-    see :func:`optical.app.results.significance_marks`."""
+    see :func:`optical.app.results_view.significance_marks`."""
     return _marks(str(path), _stamp(path), split, fam, systems, baseline, group)

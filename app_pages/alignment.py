@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _shared as sh
-from optical.app.alignment import GEOMETRIES, AlignOptions
 from optical.app.datasets import bitext_choices, build_command, dataset_problem
-from optical.viz.alignment import MAX_TOKENS, alignment_links, cost_heatmap, plan_heatmap
+from optical.app.transport_view import GEOMETRIES, AlignOptions
+from optical.viz.token_figures import MAX_TOKENS, alignment_links, cost_heatmap, plan_heatmap
 
 S = sh.settings()
 st.title("Alignment explorer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _shared as sh
-from optical.app.results import (
+from optical.app.results_view import (
     EMPTY_HINT,
     csv_frame,
     display_table,
@@ -16,7 +16,7 @@ from optical.app.results import (
     spread_table,
 )
 from optical.evaluation.measure_sets import LABEL_NOTE, measure_label
-from optical.viz.results import (
+from optical.viz.language_figures import (
     gap_bars,
     language_bars,
     learning_curves_figure,

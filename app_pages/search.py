@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages import _shared as sh
 from optical.app.datasets import build_command, corpus_info, dataset_problem
-from optical.app.search import (
+from optical.app.live_query import (
     UploadError,
     explain_hit,
     index_ready,
@@ -14,7 +14,7 @@ from optical.app.search import (
     parse_corpus,
     search,
 )
-from optical.viz.alignment import explanation_heatmap
+from optical.viz.token_figures import explanation_heatmap
 
 S = sh.settings()
 st.title("Cross-lingual search")

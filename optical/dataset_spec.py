@@ -175,7 +175,7 @@ class DatasetSpec:
     def folder(self) -> Path:
         """Where the data is (or will be, once built): ``<root>/<lang>`` for an embedded
         spec, the given folder or file (``~`` expanded) otherwise, the inner set's folder
-        for ``bitext:``. Builds and checks nothing (see :func:`optical.benchmarks.dataset_dir`)."""
+        for ``bitext:``. Builds and checks nothing (see :func:`optical.dataset_loading.dataset_dir`)."""
         if self.inner is not None:
             return self.inner.folder
         if self.is_embedded:

@@ -4,7 +4,7 @@ For every sweep group (one research question each) and dataset family, in the ch
 
 - a one-line summary, numbers only (best system vs zero-shot, significant cells, gap);
 - the paper-style table: systems x languages for R@1 and MAP, marked † / ‡ when
-  significantly better / worse than ``zero-shot`` (:func:`optical.bench.bench_table`);
+  significantly better / worse than ``zero-shot`` (:func:`optical.results.collect.bench_table`);
 - mean ± std over seeds, when any system has several;
 - the high–low gap and the spread across languages per system (mean ± std over seeds of
   :func:`~optical.evaluation.tables.resource_gap` and
@@ -29,14 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optical.analysis.frames import (
-    StoreView,
-    dataset_family,
-    grade2_judged,
-    per_query_frame,
-    results_frame,
-    seed_averaged,
-)
 from optical.analysis.variance import language_levels, per_seed_spread
 from optical.evaluation.measure_sets import (
     EXTRA_LABELS,
@@ -47,6 +39,14 @@ from optical.evaluation.measure_sets import (
     primary_measure,
 )
 from optical.results import ResultsStore
+from optical.results.frames import (
+    StoreView,
+    dataset_family,
+    grade2_judged,
+    per_query_frame,
+    results_frame,
+    seed_averaged,
+)
 
 __all__ = [
     "QUESTIONS",
@@ -274,8 +274,8 @@ def _other_table(results: pd.DataFrame, measures: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------- rendering
 def render_block(block: Block) -> tuple[str, dict[str, Any]]:
     """Markdown of one block and what its figure needs."""
-    from optical.bench import bench_table
     from optical.evaluation.tables import to_markdown
+    from optical.results.collect import bench_table
 
     tables, others = _measures(block)
     results = results_frame(block.rows)
@@ -417,8 +417,8 @@ def markdown_to_html(text: str) -> str:
 
 
 def _figure(block: Block, info: dict[str, Any]):
-    from optical.analysis.frames import seed_stats
-    from optical.viz.experiments import score_bars
+    from optical.results.frames import seed_stats
+    from optical.viz.question_figures import score_bars
 
     primary, results = info["primary"], info["results"]
     if primary is None:

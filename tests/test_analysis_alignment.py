@@ -1,4 +1,4 @@
-"""optical.analysis.alignment (RQ2): embedding metrics by hand, parallel data, store rows."""
+"""optical.analysis.embedding_space (RQ2): embedding metrics by hand, parallel data, store rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from optical.analysis.alignment import (
+from optical.analysis.embedding_space import (
     alignment_rows,
     alignment_table,
     embedding_metrics,

@@ -1,4 +1,4 @@
-"""optical.analysis.frames and .sweeps: tidy frames from store rows, seed statistics, specs."""
+"""optical.results.frames and .sweeps: tidy frames from store rows, seed statistics, specs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from optical.analysis.frames import (
+from optical.results import ResultsStore
+from optical.results.frames import (
     StoreView,
     dataset_family,
     grade2_judged,
@@ -20,7 +21,7 @@ from optical.analysis.frames import (
     seed_stats,
     t_interval,
 )
-from optical.analysis.sweeps import (
+from optical.sweeps.questions import (
     cross_variants,
     experiment_spec,
     experiment_systems,
@@ -30,8 +31,7 @@ from optical.analysis.sweeps import (
     truncated_model,
     zero_shot_system,
 )
-from optical.experiments import load_spec, plan
-from optical.results import ResultsStore
+from optical.sweeps.runner import load_spec, plan
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "configs" / "sweeps"

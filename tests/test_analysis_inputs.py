@@ -72,7 +72,7 @@ def test_verse_captions_keep_verses_present_in_every_language(monkeypatch):
         "de": Bitext(["g3", "g1"], ["e3", "e1"], ["3", "1"]),  # verse 2 missing, other order
     }
     monkeypatch.setattr(
-        "optical.benchmarks.load_bitext", lambda spec, split: data[spec.split(":")[1]]
+        "optical.dataset_loading.load_bitext", lambda spec, split: data[spec.split(":")[1]]
     )
     assert verse_captions(["sw", "de"]) == {
         "en": ["e1", "e3"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optical.app.alignment import (
+from optical.app.transport_view import (
     AlignOptions,
     align,
     check_compatible,

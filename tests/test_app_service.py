@@ -12,8 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optical.app.alignment import AlignOptions, align, fit_center, fit_geometry, plan_links
-from optical.app.results import (
+from optical.app.available_systems import available_systems, find_runs
+from optical.app.live_query import (
+    UploadError,
+    build_memory_index,
+    explain_hit,
+    matches_frame,
+    parse_corpus,
+    search,
+)
+from optical.app.results_view import (
     EMPTY_HINT,
     csv_frame,
     display_table,
@@ -25,16 +33,8 @@ from optical.app.results import (
     size_curve,
     spread_table,
 )
-from optical.app.search import (
-    UploadError,
-    build_memory_index,
-    explain_hit,
-    matches_frame,
-    parse_corpus,
-    search,
-)
 from optical.app.settings import AppSettings
-from optical.app.systems import available_systems, find_runs
+from optical.app.transport_view import AlignOptions, align, fit_center, fit_geometry, plan_links
 from optical.results import ResultsStore
 from optical.retrieval import Retriever
 from optical.systems import load_encoder_cached

@@ -20,8 +20,8 @@ import optical.assets.models as models
 import optical.paths as paths
 from optical.assets.cldr import build_cldr, cldr_check, cldr_dir
 from optical.assets.packages import CorruptCacheError
-from optical.benchmarks import dataset_dir, load_collection
 from optical.cli import main
+from optical.dataset_loading import dataset_dir, load_collection
 from optical.paths import _UMASK, atomic_dir, check_file, file_record, optical_home
 from tests.helpers import make_bible_db
 

@@ -544,7 +544,7 @@ def _retrieve(text: Any, **kwargs: Any) -> Callable[[dict], Any]:
 
 def _app_search(text: Any, **kwargs: Any) -> Callable[[dict], Any]:
     def call(w: dict) -> Any:
-        from optical.app.search import search
+        from optical.app.live_query import search
 
         return search(w["retriever"](), text, **kwargs)
 
@@ -562,7 +562,7 @@ def _config(*overrides: str) -> Callable[[dict], Any]:
 
 def _spec_lib(key: str) -> Callable[[dict], Any]:
     def call(w: dict) -> Any:
-        from optical.experiments import load_spec, plan
+        from optical.sweeps.runner import load_spec, plan
 
         return plan(load_spec(w[key]))
 
@@ -571,7 +571,7 @@ def _spec_lib(key: str) -> Callable[[dict], Any]:
 
 def _align(options: dict | None = None, other_tokenizer: bool = False, **kw: Any):
     def call(w: dict) -> Any:
-        from optical.app.alignment import AlignOptions, align
+        from optical.app.transport_view import AlignOptions, align
 
         enc = w["encoder"]()
         teacher = w["other_encoder"]() if other_tokenizer else enc
@@ -583,7 +583,7 @@ def _align(options: dict | None = None, other_tokenizer: bool = False, **kw: Any
 
 def _align_options(**kwargs: Any) -> Callable[[dict], Any]:
     def call(w: dict) -> Any:
-        from optical.app.alignment import AlignOptions
+        from optical.app.transport_view import AlignOptions
 
         return AlignOptions(**kwargs)
 
@@ -596,7 +596,7 @@ def _results_store(rows: list[str]) -> Callable[[dict], Any]:
     def call(w: dict) -> Any:
         import warnings
 
-        from optical.app.results import load_results
+        from optical.app.results_view import load_results
 
         path = _write(w["tmp"] / f"store-{len(rows)}-{abs(hash(tuple(rows)))}.jsonl",
                       "\n".join(rows) + "\n")  # fmt: skip
@@ -738,11 +738,11 @@ LIB: list[Case] = [
     Case("E", "lib", "app-setting-inf", _settings_env("OPTICAL_APP_MAX_UPLOAD_MB", "inf"), Err("OPTICAL_APP_MAX_UPLOAD_MB.*positive finite")),
     Case("E", "lib", "app-setting-text", _settings_env("OPTICAL_APP_MAX_UPLOAD_DOCS", "many"), Err("OPTICAL_APP_MAX_UPLOAD_DOCS.*not a number")),
     # figures of the alignment service
-    Case("E", "lib", "heatmap-1d-matrix", _lib("optical.viz.alignment", "token_heatmap", np.ones(3), ["a", "b", "c"], ["x"]), Err("2-d")),
-    Case("E", "lib", "heatmap-token-count", _lib("optical.viz.alignment", "token_heatmap", np.ones((2, 2)), ["a"], ["x", "y"]), Err("row and")),
-    Case("E", "lib", "heatmap-max-tokens-0", _lib("optical.viz.alignment", "token_heatmap", np.ones((1, 1)), ["a"], ["x"], max_tokens=0), Err("max_tokens")),
-    Case("E", "lib", "links-negative-index", _lib("optical.viz.alignment", "alignment_links", ["a", "b"], ["x"], [(-1, 0, 0.5)]), Err("outside")),
-    Case("E", "lib", "links-share-above-1", _lib("optical.viz.alignment", "alignment_links", ["a"], ["x"], [(0, 0, 3.0)]), Err("share")),
+    Case("E", "lib", "heatmap-1d-matrix", _lib("optical.viz.token_figures", "token_heatmap", np.ones(3), ["a", "b", "c"], ["x"]), Err("2-d")),
+    Case("E", "lib", "heatmap-token-count", _lib("optical.viz.token_figures", "token_heatmap", np.ones((2, 2)), ["a"], ["x", "y"]), Err("row and")),
+    Case("E", "lib", "heatmap-max-tokens-0", _lib("optical.viz.token_figures", "token_heatmap", np.ones((1, 1)), ["a"], ["x"], max_tokens=0), Err("max_tokens")),
+    Case("E", "lib", "links-negative-index", _lib("optical.viz.token_figures", "alignment_links", ["a", "b"], ["x"], [(-1, 0, 0.5)]), Err("outside")),
+    Case("E", "lib", "links-share-above-1", _lib("optical.viz.token_figures", "alignment_links", ["a"], ["x"], [(0, 0, 3.0)]), Err("share")),
     # data loaders
     Case("L", "lib", "beir-broken-json-line", _lib("optical.data.beir", "load_beir", "{beir_json}"), Err("line 2")),
     Case("L", "lib", "beir-doc-without-id", _lib("optical.data.beir", "load_beir", "{beir_noid}"), Err("_id|id")),
@@ -763,10 +763,10 @@ LIB: list[Case] = [
     Case("L", "lib", "bitext-one-column", _lib("optical.data.bitext", "read_bitext_tsv", "{bitext_cols}"), Err("column|line 2|tab")),
     Case("L", "lib", "bitext-empty-file", _lib("optical.data.bitext", "read_bitext_tsv", "{empty}"), Err("empty|header|no pairs")),
     Case("L", "lib", "bitext-binary", _lib("optical.data.bitext", "read_bitext_tsv", "{binary}"), Err("UTF-8|binary|header")),
-    Case("L", "lib", "spec-unknown-benchmark", _lib("optical.benchmarks", "parse_spec", "bibel:sw"), Err("bibel:sw")),
-    Case("L", "lib", "spec-no-language", _lib("optical.benchmarks", "parse_spec", "bible:"), Err("bible:")),
-    Case("L", "lib", "spec-unknown-language", _lib("optical.benchmarks", "dataset_dir", "bible:xx"), Err("xx")),
-    Case("L", "lib", "spec-extra-part", _lib("optical.benchmarks", "dataset_dir", "bible:sw:nosplit"), Err("bible:sw:nosplit|nosplit")),
+    Case("L", "lib", "spec-unknown-benchmark", _lib("optical.dataset_loading", "parse_spec", "bibel:sw"), Err("bibel:sw")),
+    Case("L", "lib", "spec-no-language", _lib("optical.dataset_loading", "parse_spec", "bible:"), Err("bible:")),
+    Case("L", "lib", "spec-unknown-language", _lib("optical.dataset_loading", "dataset_dir", "bible:xx"), Err("xx")),
+    Case("L", "lib", "spec-extra-part", _lib("optical.dataset_loading", "dataset_dir", "bible:sw:nosplit"), Err("bible:sw:nosplit|nosplit")),
     # config overrides and sweep specs
     Case("C", "lib", "override-lr-text", _config("optim.lr=abc"), Err("optim.lr")),
     Case("C", "lib", "override-seed-float", _config("run.seed=1.5"), Err("run.seed")),
@@ -867,7 +867,7 @@ def lazy(world, tiny_model_dir, tmp_path_factory) -> dict:
 
     def retriever():
         if "retriever" not in cache:
-            from optical.app.search import build_memory_index
+            from optical.app.live_query import build_memory_index
             from optical.data.beir import load_beir
             from optical.retrieval import Retriever
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from optical.bench import bench, bench_table, evaluate_system
 from optical.data.beir import load_beir
 from optical.evaluation import evaluate
-from optical.experiments import load_spec, plan, run_sweep, select
 from optical.results import ResultsStore
+from optical.results.collect import bench, bench_table, evaluate_system
+from optical.sweeps.runner import load_spec, plan, run_sweep, select
 from optical.systems import parse_system
 from tests.train_fixtures import write_tiny_beir, write_tiny_bitext
 

@@ -122,7 +122,7 @@ def test_spec_is_frozen_and_hashable():
 def test_importing_the_type_loads_no_heavy_module():
     code = ("import sys, optical.dataset_spec; "
             "print(sorted(m for m in ('torch', 'transformers', 'faiss', 'pandas', 'ir_measures', "
-            "'optical.benchmarks', 'optical.assets.bible') if m in sys.modules))")
+            "'optical.dataset_loading', 'optical.assets.bible') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -132,8 +132,8 @@ def test_importing_the_type_loads_no_heavy_module():
 
 @pytest.mark.parametrize("text", ["bible:sw", "cldr:so", "/data/beir/sw", "runs/x:y/sw", "bitext:bible:sw"])
 def test_readers_agree_with_the_type(text):
-    from optical.analysis.frames import dataset_family
-    from optical.app.results import family
+    from optical.app.results_view import family
+    from optical.results.frames import dataset_family
     from optical.systems import corpus_name
 
     spec = DatasetSpec.parse(text)
@@ -141,13 +141,13 @@ def test_readers_agree_with_the_type(text):
     assert family(text) == spec.benchmark
     assert corpus_name(text) == spec.corpus_name
     if not spec.is_bitext:
-        from optical.bench import dataset_language
+        from optical.results.collect import dataset_language
 
         assert dataset_language(text) == spec.language
 
 
 def test_app_family_of_a_folder_with_a_colon_is_its_name():
-    from optical.app.results import family
+    from optical.app.results_view import family
 
     assert family("runs/x:y/sw") == "sw"  # was "runs/x" (split at the first colon)
 
@@ -163,7 +163,7 @@ def test_system_name_of_a_training_file_under_a_folder_with_a_colon(tmp_path):
 
 
 def test_dataset_dir_refuses_bad_specs_naming_them(tmp_path, monkeypatch):
-    from optical.benchmarks import dataset_dir, load_bitext, load_collection
+    from optical.dataset_loading import dataset_dir, load_bitext, load_collection
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="empty dataset spec"):
@@ -178,7 +178,7 @@ def test_dataset_dir_refuses_bad_specs_naming_them(tmp_path, monkeypatch):
 
 
 def test_dataset_dir_expands_the_home_folder(tmp_path, monkeypatch):
-    from optical.benchmarks import dataset_dir
+    from optical.dataset_loading import dataset_dir
 
     (tmp_path / "beir").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -195,8 +195,8 @@ def test_check_dataset_spec_refuses_a_bitext_row_name():
 
 
 def test_bench_table_filters_by_the_parsed_family(tmp_path):
-    from optical.bench import bench_table
     from optical.results import ResultsStore
+    from optical.results.collect import bench_table
 
     def row(system, dataset, language, values):
         per_query = {"R@1": {f"q{i}": float(v) for i, v in enumerate(values)}}

@@ -57,7 +57,7 @@ def _err(capsys) -> str:
 
 
 def test_measure_set_follows_the_qrels_grades():
-    from optical.bench import BENCH_MEASURES, measure_set
+    from optical.results.collect import BENCH_MEASURES, measure_set
 
     bible = {"q1": {"a": 2, "b": 1}, "q2": {"c": 2}}
     assert measure_set(bible).measures == BENCH_MEASURES  # the Bible set is unchanged
@@ -67,7 +67,7 @@ def test_measure_set_follows_the_qrels_grades():
 
 
 def test_labels_say_which_relevance_they_count():
-    from optical.bench import LABELS, measure_label
+    from optical.results.collect import LABELS, measure_label
 
     assert LABELS["R(rel=2)@1"] == "R@1 (rel=2)" and LABELS["RR(rel=2)@10"] == "MRR@10 (rel=2)"
     assert LABELS["R@1"] == "R@1" and LABELS["RR@10"] == "MRR@10" and LABELS["AP"] == "MAP"
@@ -76,8 +76,8 @@ def test_labels_say_which_relevance_they_count():
 
 
 def test_bench_on_grade1_qrels_scores_what_evaluate_scores(tmp_path, beir1, tiny_model_dir):
-    from optical.bench import BINARY_MEASURES, bench, bench_table
     from optical.evaluation import evaluate
+    from optical.results.collect import BINARY_MEASURES, bench, bench_table
     from optical.retrieval import Retriever, corpus_index
     from optical.systems import load_encoder_cached, parse_system
 
@@ -100,8 +100,8 @@ def test_bench_on_grade1_qrels_scores_what_evaluate_scores(tmp_path, beir1, tiny
 
 
 def test_bench_keeps_the_graded_set_and_its_store_keys(tmp_path, beir2, tiny_model_dir):
-    from optical.bench import BENCH_MEASURES, _system_identity, bench, bench_table
     from optical.results import result_key
+    from optical.results.collect import BENCH_MEASURES, _system_identity, bench, bench_table
     from optical.systems import parse_system
 
     store = ResultsStore(tmp_path / "r.jsonl")
@@ -127,7 +127,7 @@ def test_bench_cli_prints_binary_labels_for_grade1_qrels(tmp_path, beir1, tiny_m
 
 
 def test_store_tables_pick_measures_from_the_rows():
-    from optical.bench import TABLE_MEASURES, measure_note, table_measures
+    from optical.results.collect import TABLE_MEASURES, measure_note, table_measures
 
     assert table_measures(["R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10", "R@100"]) == TABLE_MEASURES
     assert table_measures(["R@1", "RR@10", "AP", "nDCG@10", "R@10"]) == ("R@1", "RR@10", "AP", "nDCG@10")
@@ -226,7 +226,7 @@ def test_search_encode_bench_refuse_bad_numbers_and_devices_while_parsing(argv, 
 
 
 def test_bench_library_refuses_bad_k_and_mode(tmp_path, beir1, tiny_model_dir):
-    from optical.bench import bench
+    from optical.results.collect import bench
 
     store = ResultsStore(tmp_path / "r.jsonl")
     with pytest.raises(ValueError, match="k .* must be an integer >= 1"):
@@ -237,7 +237,7 @@ def test_bench_library_refuses_bad_k_and_mode(tmp_path, beir1, tiny_model_dir):
 
 
 def test_bench_checks_every_dataset_before_evaluating(tmp_path, beir1, tiny_model_dir):
-    from optical.bench import bench
+    from optical.results.collect import bench
 
     orphan = tmp_path / "orphan"
     shutil.copytree(beir1, orphan)
@@ -369,7 +369,7 @@ def _good_row(key: str) -> dict:
 
 
 def test_store_row_without_metrics_is_skipped_with_a_warning(tmp_path):
-    from optical.app.results import load_results
+    from optical.app.results_view import load_results
 
     path = tmp_path / "r.jsonl"
     bad = _good_row("b")
@@ -387,7 +387,7 @@ def test_store_row_without_metrics_is_skipped_with_a_warning(tmp_path):
 
 
 def test_bench_table_reads_a_store_with_a_malformed_row(tmp_path):
-    from optical.bench import bench_table
+    from optical.results.collect import bench_table
 
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(_good_row("a")) + "\n" + json.dumps({"key": "x"}) + "\n")

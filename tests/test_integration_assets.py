@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from optical.assets.models import model_status, resolve_model
-from optical.benchmarks import load_bitext, load_collection
+from optical.dataset_loading import load_bitext, load_collection
 
 pytestmark = pytest.mark.integration
 

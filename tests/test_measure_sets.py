@@ -94,9 +94,9 @@ def test_table_measures_notes_and_primary():
 
 
 def test_consumers_share_the_registry_objects():
-    import optical.app.results as app_results
-    import optical.bench as bench
+    import optical.app.results_view as app_results
     import optical.report as report
+    import optical.results.collect as bench
 
     assert bench.LABELS is ms.LABELS and bench.BENCH_MEASURES is ms.GRADED.measures
     assert bench.BINARY_MEASURES is ms.BINARY.measures and bench.measure_set is ms.measure_set

@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~30 s: the real mode
 
 
 def test_swahili_queries_find_their_english_verse():
-    from optical.benchmarks import load_collection
+    from optical.dataset_loading import load_collection
     from optical.encoders import load_encoder
     from optical.retrieval import DenseIndex, Retriever
 

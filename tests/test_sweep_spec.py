@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from optical.experiments import load_spec, plan
+from optical.sweeps.runner import load_spec, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optical.analysis.frames import dataset_family
 from optical.assets.languages import resource_level
 from optical.results import ResultsStore, result_key
+from optical.results.frames import dataset_family
 from optical.systems import System, corpus_name, load_encoder_cached
 
 __all__ = [
@@ -87,9 +87,9 @@ def threshold_curves(
     best : DataFrame
         ``system, dataset, domain, language, relevance_level, f1, precision, recall, threshold``.
     """
-    from optical.bench import dataset_language
-    from optical.benchmarks import load_collection
+    from optical.dataset_loading import load_collection
     from optical.evaluation import best_f1_from_run, precision_recall_curve_from_run
+    from optical.results.collect import dataset_language
     from optical.retrieval import Retriever, corpus_index
 
     curves, best = [], []
@@ -215,7 +215,7 @@ def shift_table(
     ----------
     frame : DataFrame
         With ``system, domain, language`` and ``value`` columns for ``measure`` (e.g. a
-        :func:`optical.analysis.frames.results_frame` with a ``domain`` column added, or
+        :func:`optical.results.frames.results_frame` with a ``domain`` column added, or
         :func:`threshold_curves`' ``best`` renamed); several rows per cell (seeds) are averaged.
     measure : str
         Selects rows of a ``measure`` column when there is one.

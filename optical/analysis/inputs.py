@@ -99,7 +99,7 @@ def verse_captions(
     Uses the embedded benchmark's ``split`` bitext (New Testament for dev/test), keeping
     the verses present in every language, in the first language's order, at most ``limit``.
     """
-    from optical.benchmarks import load_bitext
+    from optical.dataset_loading import load_bitext
 
     if not languages:
         raise ValueError("no languages given")

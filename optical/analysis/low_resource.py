@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from optical.analysis.frames import seed_stats
+from optical.results.frames import seed_stats
 
 __all__ = ["budget_curve", "head_to_head"]
 
@@ -23,7 +23,7 @@ def budget_curve(results: pd.DataFrame, measure: str, confidence: float = 0.95) 
     Parameters
     ----------
     results : DataFrame
-        :func:`optical.analysis.frames.results_frame` rows of the experiment; zero-shot
+        :func:`optical.results.frames.results_frame` rows of the experiment; zero-shot
         rows get ``pairs = 0``.
 
     Returns

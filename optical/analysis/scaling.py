@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from optical.analysis.frames import seed_stats
 from optical.analysis.variance import per_seed_spread
+from optical.results.frames import seed_stats
 
 __all__ = ["model_size", "scaling_table"]
 
@@ -65,7 +65,7 @@ def scaling_table(
     Parameters
     ----------
     per_query : DataFrame
-        :func:`optical.analysis.frames.per_query_frame` rows of the experiment.
+        :func:`optical.results.frames.per_query_frame` rows of the experiment.
     measure : str
         e.g. ``"R(rel=2)@1"``.
     sizes : mapping model label -> :func:`model_size` dict

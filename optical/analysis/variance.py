@@ -4,7 +4,7 @@ Per system *and seed*, the per-language scores give a macro mean, a spread acros
 languages (:func:`optical.evaluation.tables.language_spread`) and the high- minus
 low-resource gap (:func:`optical.evaluation.tables.resource_gap`). Across seeds each of
 these is summarised by its mean and a Student-t confidence interval
-(:func:`optical.analysis.frames.seed_stats`); an untrained system has one "seed".
+(:func:`optical.results.frames.seed_stats`); an untrained system has one "seed".
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from optical.analysis.frames import seed_stats
 from optical.assets.languages import resource_level
+from optical.results.frames import seed_stats
 
 __all__ = ["language_levels", "per_seed_spread", "variance_summary", "language_ci", "STATS"]
 
@@ -40,7 +40,7 @@ def per_seed_spread(
     Parameters
     ----------
     per_query : DataFrame
-        :func:`optical.analysis.frames.per_query_frame` rows (``system, method, seed,
+        :func:`optical.results.frames.per_query_frame` rows (``system, method, seed,
         language, qid, measure, value``).
     measure : str
     levels : mapping language -> level, optional
@@ -104,6 +104,6 @@ def variance_summary(per_seed: pd.DataFrame, confidence: float = 0.95) -> pd.Dat
 
 def language_ci(results: pd.DataFrame, measure: str, confidence: float = 0.95) -> pd.DataFrame:
     """Per system and language: mean over seeds and its t-interval, from a
-    :func:`optical.analysis.frames.results_frame`."""
+    :func:`optical.results.frames.results_frame`."""
     part = results[results["measure"] == measure]
     return seed_stats(part, ["system", "method", "language", "resource"], confidence=confidence)

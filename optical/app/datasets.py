@@ -9,8 +9,8 @@ from optical.app.settings import AppSettings
 from optical.assets.bible import bible_dir
 from optical.assets.languages import BIBLE_LANGUAGES
 from optical.assets.models import is_bundled, model_status
-from optical.benchmarks import dataset_dir, load_bitext, load_collection
 from optical.data.types import Bitext
+from optical.dataset_loading import dataset_dir, load_bitext, load_collection
 from optical.dataset_spec import DatasetSpec
 
 __all__ = [

@@ -41,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from optical.bench import bench, bench_table, dataset_language
     from optical.dataset_spec import DatasetSpec
     from optical.results import ResultsStore
+    from optical.results.collect import bench, bench_table, dataset_language
     from optical.systems import parse_system
 
     store = ResultsStore(args.store)

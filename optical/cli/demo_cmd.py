@@ -34,9 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def pipeline(languages: str, config: str) -> None:
-    from optical.bench import bench
-    from optical.benchmarks import load_collection
+    from optical.dataset_loading import load_collection
     from optical.results import ResultsStore
+    from optical.results.collect import bench
     from optical.retrieval import corpus_index
     from optical.systems import ZERO_SHOT, load_encoder_cached, parse_system
     from optical.train.config import load_config

@@ -23,8 +23,8 @@ COMPARE_MEASURES = "nDCG@10,AP,RR@10,R@100"
 
 def load_corpus_spec(spec: str | DatasetSpec) -> dict:
     """Documents of ``bible:<lang>``/``cldr:<lang>``, a BEIR folder or a ``corpus.jsonl`` file."""
-    from optical.benchmarks import dataset_dir
     from optical.data import read_jsonl_corpus
+    from optical.dataset_loading import dataset_dir
 
     ds = DatasetSpec.parse(spec)
     path = ds.folder if ds.is_path else dataset_dir(ds)
@@ -59,9 +59,9 @@ def _looks_like_beir_tsv(path: Path) -> bool:
 def load_qrels_spec(spec: str | DatasetSpec, split: str = "test"):
     """Qrels from a TREC qrels file, a BEIR qrels TSV (header detected), a BEIR folder
     (``qrels/<split>.tsv``) or a dataset spec such as ``bible:sw`` (its ``split`` qrels)."""
-    from optical.benchmarks import load_collection
     from optical.data import read_qrels
     from optical.data.beir import read_beir_qrels
+    from optical.dataset_loading import load_collection
 
     ds = DatasetSpec.parse(spec)
     if not ds.is_path:
@@ -81,7 +81,7 @@ def load_qrels_spec(spec: str | DatasetSpec, split: str = "test"):
 
 
 def _queries_spec(spec: str | DatasetSpec, split: str) -> dict[str, str]:
-    from optical.benchmarks import load_collection
+    from optical.dataset_loading import load_collection
 
     return load_collection(spec, split).queries
 

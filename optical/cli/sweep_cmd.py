@@ -22,14 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _doc() -> str:
-    from optical import experiments
+    from optical.sweeps import runner
 
-    return experiments.__doc__ or ""
+    return runner.__doc__ or ""
 
 
 def run(args: argparse.Namespace) -> int:
-    from optical.experiments import load_spec, run_sweep
     from optical.results import ResultsStore
+    from optical.sweeps.runner import load_spec, run_sweep
     from optical.train.config_values import parse_assignments
 
     # key=value text is parsed against the key's type, as `optical distill` does

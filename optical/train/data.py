@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from optical.benchmarks import load_bitext, load_collection
 from optical.data.beir import load_beir
 from optical.data.types import Bitext
+from optical.dataset_loading import load_bitext, load_collection
 from optical.dataset_spec import DatasetSpec
 
 __all__ = ["TrainingPairs", "load_training_pairs", "batch_order", "shard", "micro_batches"]

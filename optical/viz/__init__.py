@@ -1,24 +1,25 @@
 """Plotly figures of optical's results and token alignments (no streamlit: usable in notebooks).
 
-- :mod:`.alignment` — token heatmaps (cost, plan, similarity) and alignment links.
-- :mod:`.results` — per-language bars, resource gap, spread, learning curves, bitext size.
+- :mod:`.token_figures` — token heatmaps (cost, plan, similarity) and alignment links.
+- :mod:`.language_figures` — per-language bars, resource gap, spread, learning curves, bitext size;
+- :mod:`.question_figures` — figures of the research-question notebooks and the report.
 """
 
 from __future__ import annotations
 
-from optical.viz.alignment import (
-    alignment_links,
-    cost_heatmap,
-    explanation_heatmap,
-    plan_heatmap,
-    token_heatmap,
-)
-from optical.viz.results import (
+from optical.viz.language_figures import (
     gap_bars,
     language_bars,
     learning_curves_figure,
     size_figure,
     spread_box,
+)
+from optical.viz.token_figures import (
+    alignment_links,
+    cost_heatmap,
+    explanation_heatmap,
+    plan_heatmap,
+    token_heatmap,
 )
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Where a distillation step's time goes: student forward, Sinkhorn (OT), loss/backward,
 optimizer; and the teacher forward that the teacher cache saves.
 
-    python benchmarks/bench_train_step.py [--batch 32] [--max-length 64] [--repeats 5] [--threads 2]
+    python perf/bench_train_step.py [--batch 32] [--max-length 64] [--repeats 5] [--threads 2]
 
 Uses the bundled e5-small (student initialised from the teacher, embeddings frozen) on
 Swahili->English Bible pairs; prints a markdown table (median over repeats, after a
@@ -31,7 +31,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from optical.benchmarks import load_bitext
+    from optical.dataset_loading import load_bitext
     from optical.encoders import Encoder
     from optical.losses import TokenGeometry, cosine_cost, token_marginals
     from optical.ot import sinkhorn

@@ -83,8 +83,8 @@ def parallel_data(
     limit : int, optional
         Keep the first ``limit`` pairs of each language.
     """
-    from optical.benchmarks import is_embedded, load_bitext
     from optical.data.squad import load_squad_parallel
+    from optical.dataset_loading import is_embedded, load_bitext
 
     out: dict[str, ParallelSet] = {}
     if squad_files:
@@ -192,7 +192,7 @@ def alignment_rows(
     """Results-store rows (``task = "embedding"``) for every system and language.
 
     ``systems`` pairs each system with the extra row fields (group, seed, variant ...), as
-    :func:`optical.analysis.sweeps.experiment_systems` returns them; rows whose key is in
+    :func:`optical.sweeps.questions.experiment_systems` returns them; rows whose key is in
     ``skip`` are not computed.
     """
     if side not in {"query", "document"}:
@@ -281,7 +281,7 @@ def alignment_table(
 ) -> pd.DataFrame:
     """One row per (system, language): the embedding measures, averaged over seeds
     (``n_seeds`` rows each), with ``method`` and ``model`` labels."""
-    from optical.analysis.frames import results_frame
+    from optical.results.frames import results_frame
 
     frame = results_frame(store, group=group, task="embedding")
     if frame.empty:

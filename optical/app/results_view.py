@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optical.app.systems import RunFolder
+from optical.app.available_systems import RunFolder
 from optical.assets.languages import resource_level
 from optical.dataset_spec import DatasetSpec
 from optical.evaluation.measure_sets import (

@@ -7,8 +7,8 @@ Python loop over independent pairs, so its time is linear in the batch size).
 
 Usage::
 
-    python benchmarks/bench_sinkhorn.py --quick
-    python benchmarks/bench_sinkhorn.py --out bench.json
+    python perf/bench_sinkhorn.py --quick
+    python perf/bench_sinkhorn.py --out bench.json
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ Targets (2-core CPU): pooled p95 <= 10 ms at 8k docs and MaxSim rerank p95 <= 50
 
 Usage::
 
-    OPTICAL_HOME=/tmp/ohome python benchmarks/bench_retrieval.py --quick
-    OPTICAL_HOME=/tmp/ohome python benchmarks/bench_retrieval.py --out results.json
+    OPTICAL_HOME=/tmp/ohome python perf/bench_retrieval.py --quick
+    OPTICAL_HOME=/tmp/ohome python perf/bench_retrieval.py --out results.json
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import time
 import numpy as np
 import torch
 
-from optical.benchmarks import load_collection
+from optical.dataset_loading import load_collection
 from optical.encoders import load_encoder
 from optical.retrieval import DenseIndex, Retriever, corpus_index, encode_texts
 from optical.retrieval.encoding import token_counts

@@ -43,7 +43,7 @@ def dataset_family(spec: str) -> str:
 class StoreView(ResultsStore):
     """A read-only, filtered view of a :class:`ResultsStore` (same path, subset of rows).
 
-    Lets store-based helpers such as :func:`optical.bench.bench_table` work on one
+    Lets store-based helpers such as :func:`optical.results.collect.bench_table` work on one
     group, dataset family or task at a time.
     """
 
@@ -67,7 +67,7 @@ def run_info(row: dict[str, Any]) -> dict[str, Any]:
     """What a results row says about its system: method, model label, objective, pairs, depth, seed.
 
     Rows without a training config are untrained (``objective = "zero-shot"``). Variant
-    names ``<method>@<model>`` (see :func:`optical.analysis.sweeps.cross_variants`) give
+    names ``<method>@<model>`` (see :func:`optical.sweeps.questions.cross_variants`) give
     the method and model labels; a row's own ``model`` field overrides the label.
     """
     config = row.get("config") or {}

@@ -1,7 +1,7 @@
 """Figures of per-language results: bars with significance marks, resource gap, spread
 across languages, learning curves, and scores over bitext size.
 
-Inputs are the long frames of :mod:`optical.app.results` (plain pandas, so notebooks can
+Inputs are the long frames of :mod:`optical.app.results_view` (plain pandas, so notebooks can
 build them from any results store).
 """
 
@@ -33,7 +33,7 @@ def language_bars(
     """Grouped bars: one group per language, one bar per system, for one measure.
 
     ``means``: columns system, language, measure, label, value (see
-    :func:`optical.app.results.language_means`); ``marks``: measure, language, system,
+    :func:`optical.app.results_view.language_means`); ``marks``: measure, language, system,
     mark (``▲`` / ``▼`` = significantly better / worse than the baseline).
     """
     part = means[means["measure"] == measure]

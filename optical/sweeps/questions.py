@@ -6,7 +6,7 @@ A *model* is a label with distillation overrides, e.g. ``{"e5-small-L6":
 *method* is a label with objective overrides, e.g. ``{"ce": {"objective.name":
 "cross_entropy"}}``. :func:`cross_variants` makes one sweep variant ``<method>@<model>`` per
 pair, so systems read ``optical@e5-small-L6-sw-...`` and
-:func:`optical.analysis.frames.run_info` recovers both labels.
+:func:`optical.results.frames.run_info` recovers both labels.
 
 :func:`own_teacher_models` turns each model into a system of its own: the (truncated)
 model is written to a folder once and becomes the frozen teacher (document side) and the
@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from optical.experiments import Progress, SweepSpec, load_spec, run_sweep
 from optical.results import ResultsStore
+from optical.sweeps.runner import Progress, SweepSpec, load_spec, run_sweep
 from optical.systems import ZERO_SHOT, System, parse_system
 
 __all__ = [
@@ -181,8 +181,8 @@ def run_experiment(
     weights, about a third of its folder) is deleted once the run has finished: a finished
     run is never resumed, and its student stays in the folder.
     """
-    from optical.bench import bench
-    from optical.experiments import plan
+    from optical.results.collect import bench
+    from optical.sweeps.runner import plan
 
     store = store or ResultsStore(spec.store)
     systems: list[System] = []
@@ -246,7 +246,7 @@ def experiment_systems(
 ) -> list[tuple[System, dict[str, Any]]]:
     """Every system of an experiment with the row fields :func:`run_experiment` gives it
     (group, seed, variant, ...): the zero-shot systems, then each *finished* planned run."""
-    from optical.experiments import plan
+    from optical.sweeps.runner import plan
 
     out: list[tuple[System, dict[str, Any]]] = []
     for s in [*spec.zero_shot, *zero_shot]:

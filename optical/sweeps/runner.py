@@ -272,7 +272,7 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
     ``only`` restricts the training runs to those matching the patterns (see :func:`select`);
     ``skip_zero_shot`` leaves out the zero-shot systems.
     """
-    from optical.bench import bench
+    from optical.results.collect import bench
     from optical.systems import parse_system, release_encoders
     from optical.train.checkpoint import find_checkpoint
     from optical.train.loop import distill

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from optical.assets.languages import resource_level
-from optical.benchmarks import load_collection
 from optical.data.types import RetrievalCollection
+from optical.dataset_loading import load_collection
 from optical.dataset_spec import DatasetSpec
 from optical.evaluation.measure_sets import (
     BENCH_MEASURES,
