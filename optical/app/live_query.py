@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from optical.app.locking import MODEL_LOCK
+from optical.data.jsonl import json_objects
 from optical.retrieval import (
     MODES,
     DenseIndex,
@@ -94,19 +95,17 @@ def _decode(name: str, data: bytes) -> str:
 
 
 def _jsonl(name: str, lines: list[str]) -> list[tuple[str | None, str]]:
+    def invalid(n: int, line: str, err: json.JSONDecodeError) -> UploadError:
+        return UploadError(
+            f"{name}, line {n}: not valid JSON ({err.msg}); expected one "
+            '{"id": ..., "text": ...} object per line'
+        )
+
+    def not_object(n: int, line: str) -> UploadError:
+        return UploadError(f'{name}, line {n}: expected a JSON object with a "text" field')
+
     out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise UploadError(
-                f"{name}, line {n}: not valid JSON ({err.msg}); expected one "
-                '{"id": ..., "text": ...} object per line'
-            ) from None
-        if not isinstance(obj, dict):
-            raise UploadError(f'{name}, line {n}: expected a JSON object with a "text" field')
+    for n, _, obj in json_objects(enumerate(lines, 1), invalid, not_object):
         text = next((obj[k] for k in _TEXT_KEYS if k in obj), None)
         if not isinstance(text, str):
             raise UploadError(f'{name}, line {n}: no "text" string field')

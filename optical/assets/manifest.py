@@ -7,12 +7,14 @@ settings and a size + SHA-256 record of each file (:func:`optical.paths.record_f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from optical.paths import check_files
 
-__all__ = ["MANIFEST_NAME", "entry_state"]
+__all__ = ["MANIFEST_NAME", "entry_state", "first_problem", "language_state"]
 
 MANIFEST_NAME = "manifest.json"
 
@@ -43,3 +45,26 @@ def entry_state(folder: Path, settings: dict[str, Any], full: bool = False) -> t
     if problem:
         return "corrupt", f"corrupt: {problem}"
     return "ok", "ok"
+
+
+def language_state(
+    code: str,
+    settings: Any,
+    root: str | Path | None,
+    default_root: Callable[[], Path],
+    full: bool = False,
+) -> tuple[str, str]:
+    """:func:`entry_state` of language ``code``'s folder under ``root`` (``default_root()``
+    when None), built with the dataclass ``settings``."""
+    folder = (Path(root) if root is not None else default_root()) / code
+    return entry_state(folder, asdict(settings), full=full)
+
+
+def first_problem(codes: Iterable[str], check: Callable[[str], tuple[str, str]]) -> tuple[bool, str]:
+    """``(True, "ok")`` when ``check(code)`` is ``"ok"`` for every code, else ``False`` and
+    ``"<code>: <why>"`` for the first code that is not."""
+    for code in codes:
+        state, why = check(code)
+        if state != "ok":
+            return False, f"{code}: {why}"
+    return True, "ok"

@@ -13,6 +13,7 @@ from optical.cli import (
     assets_cmd,
     bench_cmd,
     demo_cmd,
+    evaluation_cmd,
     report_cmd,
     retrieval_cmd,
     sweep_cmd,
@@ -22,7 +23,16 @@ from optical.cli import (
 __all__ = ["main", "build_parser"]
 
 # Each module exposes ``register(subparsers)``; its parser sets ``func``.
-COMMANDS = [assets_cmd, train_cmd, retrieval_cmd, bench_cmd, sweep_cmd, demo_cmd, report_cmd]
+COMMANDS = [
+    assets_cmd,
+    train_cmd,
+    retrieval_cmd,
+    evaluation_cmd,
+    bench_cmd,
+    sweep_cmd,
+    demo_cmd,
+    report_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

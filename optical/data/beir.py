@@ -25,7 +25,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from optical.data.errors import DataFormatError, iter_lines, not_found, require_dir, shorten
+from optical.data.errors import (
+    DataFormatError,
+    claim_line,
+    iter_lines,
+    not_found,
+    require_dir,
+    shorten,
+)
+from optical.data.jsonl import json_objects
+from optical.data.trec import DUPLICATE_JUDGEMENT
 from optical.data.types import Document, Qrels, RetrievalCollection
 from optical.paths import atomic_path
 
@@ -37,22 +46,18 @@ _DIR_EXPECTED = "a BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.ts
 
 def _iter_json_objects(path: Path, expected: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
     """Yield ``(line, raw text, object)`` for each non-blank line of a JSONL file."""
-    for lineno, text in iter_lines(path, expected):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                path,
-                lineno,
-                expected,
-                message=f"invalid JSON ({exc.msg} at column {exc.colno}); expected {expected}; "
-                f"got: {shorten(text)!r}",
-            ) from None
-        if not isinstance(obj, dict):
-            raise DataFormatError(path, lineno, expected, text)
-        yield lineno, text, obj
+
+    def invalid(lineno: int, text: str, exc: json.JSONDecodeError) -> DataFormatError:
+        message = (
+            f"invalid JSON ({exc.msg} at column {exc.colno}); expected {expected}; "
+            f"got: {shorten(text)!r}"
+        )
+        return DataFormatError(path, lineno, expected, message=message)
+
+    def not_object(lineno: int, text: str) -> DataFormatError:
+        return DataFormatError(path, lineno, expected, text)
+
+    return json_objects(iter_lines(path, expected), invalid, not_object)
 
 
 def _get_id(
@@ -132,15 +137,9 @@ def _read_queries(path: Path) -> dict[str, str]:
     for lineno, text, obj in _iter_json_objects(path, expected):
         qid = _get_id(obj, "_id", path, lineno, expected, text)
         query = _get_str(obj, "text", path, lineno, expected, text)
-        if qid in first:
-            raise DataFormatError(
-                path,
-                lineno,
-                "unique query ids",
-                message=f"duplicate query id {qid!r} (first on line {first[qid]}); "
-                "expected unique ids",
-            )
-        first[qid] = lineno
+        claim_line(first, qid, path, lineno, "unique query ids",
+                   "duplicate query id {0!r} (first on line {first}); expected unique ids",
+                   qid)  # fmt: skip
         queries[qid] = query
     return queries
 
@@ -169,15 +168,8 @@ def read_beir_qrels(path: Path) -> Qrels:
             raise DataFormatError(
                 path, lineno, f"{what}an integer score in the third field", text
             ) from None
-        if (qid, did) in first:
-            raise DataFormatError(
-                path,
-                lineno,
-                "one judgement per (query-id, corpus-id)",
-                message=f"duplicate judgement for query {qid!r}, document {did!r} (first on line "
-                f"{first[qid, did]}); expected one judgement per pair",
-            )
-        first[qid, did] = lineno
+        claim_line(first, (qid, did), path, lineno, "one judgement per (query-id, corpus-id)",
+                   DUPLICATE_JUDGEMENT, qid, did)  # fmt: skip
         qrels.setdefault(qid, {})[did] = rel
     return qrels
 

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from optical.data.errors import DataFormatError, iter_lines, shorten
+from optical.data.errors import DataFormatError, claim_line, iter_lines, shorten
 from optical.data.types import Bitext
 from optical.paths import atomic_path
 
@@ -98,16 +98,10 @@ def read_bitext_tsv(
             n_fields = len(fields)
             continue
         if not text.strip():
-            if on_empty == "skip":
-                skipped += 1
-                continue
-            raise DataFormatError(
-                path,
-                lineno,
-                "a sentence pair",
-                message="expected a sentence pair; got an empty line "
-                "(pass on_empty='skip' to skip empty pairs)",
-            )
+            skipped += _skip_empty(on_empty, path, lineno, "a sentence pair",
+                                   "expected a sentence pair; got an empty line "
+                                   "(pass on_empty='skip' to skip empty pairs)")  # fmt: skip
+            continue
         if n_fields is None:
             if len(fields) not in (2, 3):
                 raise DataFormatError(
@@ -130,50 +124,48 @@ def read_bitext_tsv(
         *pid, s, t = fields
         empty = [side for side, value in (("source", s), ("target", t)) if not value.strip()]
         if empty:
-            if on_empty == "skip":
-                skipped += 1
-                continue
-            raise DataFormatError(
-                path,
-                lineno,
-                "a non-empty source and target",
-                text,
-                message=f"empty {' and '.join(empty)} sentence (expected a non-empty source and "
-                f"target; pass on_empty='skip' to skip such pairs); got: {shorten(text)!r}",
-            )
+            skipped += _skip_empty(on_empty, path, lineno, "a non-empty source and target",
+                                   f"empty {' and '.join(empty)} sentence (expected a non-empty "
+                                   "source and target; pass on_empty='skip' to skip such pairs); "
+                                   f"got: {shorten(text)!r}", text)  # fmt: skip
+            continue
         if pid:
             key = pid[0]
             if not key.strip():
                 raise DataFormatError(path, lineno, "a non-empty id in the first field", text)
-            if key in id_line:
-                raise DataFormatError(
-                    path,
-                    lineno,
-                    "unique ids",
-                    message=f"duplicate id {key!r} (first on line {id_line[key]}); expected "
-                    "unique ids",
-                )
-            id_line[key] = lineno
+            claim_line(id_line, key, path, lineno, "unique ids",
+                       "duplicate id {0!r} (first on line {first}); expected unique ids", key)  # fmt: skip
             ids.append(key)
         src.append(s)
         tgt.append(t)
-    _check_has_pairs(path, len(src), skipped)
-    return Bitext(
-        src=src,
-        tgt=tgt,
-        ids=ids if n_fields == 3 else None,
-        src_lang=src_lang,
-        tgt_lang=tgt_lang,
-        skipped=skipped,
-    )
+    return _read_pairs(path, src, tgt, ids if n_fields == 3 else None, src_lang, tgt_lang, skipped)
 
 
-def _check_has_pairs(path: Path | str, n_pairs: int, skipped: int) -> None:
-    """An empty bitext cannot be trained or evaluated on: refuse it where it is read."""
-    if n_pairs == 0:
+def _skip_empty(
+    on_empty: str, path: Path | str, line: int, expected: str, message: str, got: str | None = None
+) -> int:
+    """1 (one pair skipped) with ``on_empty="skip"``; else raise the error of that empty pair."""
+    if on_empty == "skip":
+        return 1
+    raise DataFormatError(path, line, expected, got, message=message)
+
+
+def _read_pairs(
+    path: Path | str,
+    src: list[str],
+    tgt: list[str],
+    ids: list[str] | None,
+    src_lang: str | None,
+    tgt_lang: str | None,
+    skipped: int,
+) -> Bitext:
+    """The :class:`Bitext` read from ``path``; an empty bitext cannot be trained or evaluated
+    on, so it is refused where it is read."""
+    if not src:
         left = f" ({skipped} empty pairs skipped)" if skipped else ""
         raise DataFormatError(path, None, "at least one sentence pair",
                               message=f"no sentence pairs{left}; expected at least one")
+    return Bitext(src=src, tgt=tgt, ids=ids, src_lang=src_lang, tgt_lang=tgt_lang, skipped=skipped)
 
 
 def _lang_from_suffix(path: Path) -> str | None:
@@ -230,28 +222,15 @@ def read_moses(
     for i, (s, t) in enumerate(zip(src_lines, tgt_lines, strict=True), start=1):
         empty = [p for p, v in ((src_path, s), (tgt_path, t)) if not v.strip()]
         if empty:
-            if on_empty == "skip":
-                skipped += 1
-                continue
-            raise DataFormatError(
-                empty[0],
-                i,
-                "a non-empty sentence",
-                message="empty line (expected a non-empty sentence aligned with line "
-                f"{i} of {tgt_path if empty[0] == src_path else src_path}; "
-                "pass on_empty='skip' to skip empty pairs)",
-            )
+            skipped += _skip_empty(on_empty, empty[0], i, "a non-empty sentence",
+                                   "empty line (expected a non-empty sentence aligned with line "
+                                   f"{i} of {tgt_path if empty[0] == src_path else src_path}; "
+                                   "pass on_empty='skip' to skip empty pairs)")  # fmt: skip
+            continue
         src.append(s)
         tgt.append(t)
-    _check_has_pairs(src_path, len(src), skipped)
-    return Bitext(
-        src=src,
-        tgt=tgt,
-        ids=None,
-        src_lang=src_lang or _lang_from_suffix(src_path),
-        tgt_lang=tgt_lang or _lang_from_suffix(tgt_path),
-        skipped=skipped,
-    )
+    src_lang, tgt_lang = src_lang or _lang_from_suffix(src_path), tgt_lang or _lang_from_suffix(tgt_path)
+    return _read_pairs(src_path, src, tgt, None, src_lang, tgt_lang, skipped)
 
 
 _FORBIDDEN = re.compile(r"[\t\n\r]")

@@ -16,11 +16,13 @@ import errno
 import gzip
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "DataFormatError",
+    "claim_line",
     "shorten",
     "not_found",
     "require_file",
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+K = TypeVar("K", bound=Hashable)
 
 _BOM = b"\xef\xbb\xbf"
 _GOT_LIMIT = 60
@@ -103,40 +106,57 @@ def not_found(path: PathLike, message: str) -> FileNotFoundError:
     return FileNotFoundError(errno.ENOENT, message, str(path))
 
 
-def require_file(path: PathLike, expected: str) -> Path:
-    """Return ``path`` as a Path if it is a file; else raise naming what was expected.
+# what a path must be: (test, test for the wrong kind, its error, errno, the error's words)
+_KINDS = {
+    "file": (Path.is_file, Path.is_dir, IsADirectoryError, errno.EISDIR, "Is a directory"),
+    "directory": (Path.is_dir, Path.exists, NotADirectoryError, errno.ENOTDIR, "Not a directory"),
+}
 
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    IsADirectoryError
-        ``path`` is a directory.
-    """
+
+def _require(path: PathLike, kind: str, expected: str) -> Path:
+    wanted, wrong, error, code, words = _KINDS[kind]
     p = Path(path)
-    if p.is_file():
+    if wanted(p):
         return p
-    if p.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"Is a directory (expected {expected})", str(p))
-    raise not_found(p, f"No such file (expected {expected})")
+    if wrong(p):
+        raise error(code, f"{words} (expected {expected})", str(p))
+    raise not_found(p, f"No such {kind} (expected {expected})")
+
+
+def require_file(path: PathLike, expected: str) -> Path:
+    """Return ``path`` as a Path if it is a file; else raise naming what was expected:
+    :class:`FileNotFoundError` when it does not exist (or is neither file nor directory),
+    :class:`IsADirectoryError` when it is a directory."""
+    return _require(path, "file", expected)
 
 
 def require_dir(path: PathLike, expected: str) -> Path:
-    """Return ``path`` as a Path if it is a directory; else raise naming what was expected.
+    """Return ``path`` as a Path if it is a directory; else raise naming what was expected:
+    :class:`FileNotFoundError` when it does not exist, :class:`NotADirectoryError` when it
+    exists but is not a directory."""
+    return _require(path, "directory", expected)
 
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    NotADirectoryError
-        ``path`` exists but is not a directory.
+
+def claim_line(
+    first: dict[K, int],
+    key: K,
+    path: PathLike,
+    line: int,
+    expected: str,
+    duplicate: str,
+    *values: object,
+) -> None:
+    """Record that ``key`` appears on ``line`` of ``path``; refuse a key seen before.
+
+    ``first`` maps each key to the line where it first appeared. A repeated key raises
+    :class:`DataFormatError` with ``expected`` and the message ``duplicate``: a
+    :meth:`str.format` template of ``values`` (the ids, e.g. ``{0!r}``), ``{first}`` (the
+    earlier line) and ``{line}``, so that both places are named.
     """
-    p = Path(path)
-    if p.is_dir():
-        return p
-    if p.exists():
-        raise NotADirectoryError(errno.ENOTDIR, f"Not a directory (expected {expected})", str(p))
-    raise not_found(p, f"No such directory (expected {expected})")
+    if key in first:
+        message = duplicate.format(*values, first=first[key], line=line)
+        raise DataFormatError(path, line, expected, message=message)
+    first[key] = line
 
 
 def _encoding_error(path: Path, line: int, byte: int, offset: int) -> DataFormatError:

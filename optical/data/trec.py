@@ -41,20 +41,32 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from optical.data.errors import DataFormatError, iter_lines, read_text
+from optical.data.errors import DataFormatError, claim_line, iter_lines, read_text
 from optical.data.types import Qrels, Run
 from optical.paths import atomic_path
 
-__all__ = ["read_qrels", "read_run", "write_run", "read_topics", "rank_for_trec"]
+__all__ = [
+    "DUPLICATE_JUDGEMENT",
+    "read_qrels",
+    "read_run",
+    "write_run",
+    "read_topics",
+    "rank_for_trec",
+]
 
 _QRELS_EXPECTED = "4 whitespace-separated fields: query-id iteration doc-id relevance"
 _RUN_EXPECTED = "6 whitespace-separated fields: query-id Q0 doc-id rank score tag"
 _NEG_INF32 = np.float32(-np.inf)
+#: The message of a qrels line judging a (query, document) pair again (TREC and BEIR qrels).
+DUPLICATE_JUDGEMENT = (
+    "duplicate judgement for query {0!r}, document {1!r} (first on line {first}); "
+    "expected one judgement per pair"
+)
 
 
 def read_qrels(path: str | os.PathLike[str]) -> Qrels:
@@ -70,12 +82,7 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
     """
     qrels: Qrels = {}
     first: dict[tuple[str, str], int] = {}
-    for lineno, text in iter_lines(path, f"TREC qrels ({_QRELS_EXPECTED})"):
-        fields = text.split()
-        if not fields:
-            continue
-        if len(fields) != 4:
-            raise DataFormatError(path, lineno, f"{_QRELS_EXPECTED}, found {len(fields)}", text)
+    for lineno, text, fields in _rows(path, "TREC qrels", _QRELS_EXPECTED, 4):
         qid, _, did, rel_text = fields
         try:
             rel = int(rel_text)
@@ -83,17 +90,22 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
             raise DataFormatError(
                 path, lineno, "an integer relevance in the fourth field", text
             ) from None
-        if (qid, did) in first:
-            raise DataFormatError(
-                path,
-                lineno,
-                "one judgement per (query-id, doc-id)",
-                message=f"duplicate judgement for query {qid!r}, document {did!r} (first on line "
-                f"{first[qid, did]}); expected one judgement per pair",
-            )
-        first[qid, did] = lineno
+        claim_line(first, (qid, did), path, lineno, "one judgement per (query-id, doc-id)",
+                   DUPLICATE_JUDGEMENT, qid, did)  # fmt: skip
         qrels.setdefault(qid, {})[did] = rel
     return qrels
+
+
+def _rows(path: str | os.PathLike[str], what: str, expected: str, n_fields: int) -> Iterator:
+    """``(line, text, fields)`` of each non-blank line of a whitespace-separated file whose
+    lines must have ``n_fields`` fields (``expected`` describes them)."""
+    for lineno, text in iter_lines(path, f"{what} ({expected})"):
+        fields = text.split()
+        if not fields:
+            continue
+        if len(fields) != n_fields:
+            raise DataFormatError(path, lineno, f"{expected}, found {len(fields)}", text)
+        yield lineno, text, fields
 
 
 def read_run(path: str | os.PathLike[str]) -> Run:
@@ -110,12 +122,7 @@ def read_run(path: str | os.PathLike[str]) -> Run:
     """
     run: Run = {}
     first: dict[tuple[str, str], int] = {}
-    for lineno, text in iter_lines(path, f"a TREC run ({_RUN_EXPECTED})"):
-        fields = text.split()
-        if not fields:
-            continue
-        if len(fields) != 6:
-            raise DataFormatError(path, lineno, f"{_RUN_EXPECTED}, found {len(fields)}", text)
+    for lineno, text, fields in _rows(path, "a TREC run", _RUN_EXPECTED, 6):
         qid, _, did, rank, score_text, _ = fields
         try:
             int(rank)
@@ -129,15 +136,9 @@ def read_run(path: str | os.PathLike[str]) -> Run:
             score = math.nan
         if math.isnan(score):
             raise DataFormatError(path, lineno, "a float score in the fifth field", text)
-        if (qid, did) in first:
-            raise DataFormatError(
-                path,
-                lineno,
-                "each document at most once per query",
-                message=f"duplicate document {did!r} for query {qid!r} (lines {first[qid, did]} "
-                f"and {lineno}); expected each document at most once per query",
-            )
-        first[qid, did] = lineno
+        claim_line(first, (qid, did), path, lineno, "each document at most once per query",
+                   "duplicate document {1!r} for query {0!r} (lines {first} and {line}); "
+                   "expected each document at most once per query", qid, did)  # fmt: skip
         run.setdefault(qid, {})[did] = score
     return run
 
@@ -307,15 +308,9 @@ def _read_sgml_topics(path: Path, text: str, field: str) -> dict[str, str]:
             raise DataFormatError(path, line, "a <num> with the topic number in this <top>", None)
         if not fields.get(field):
             raise DataFormatError(path, line, f"a non-empty <{field}> in topic {qid[0]}", None)
-        if qid[0] in first:
-            raise DataFormatError(
-                path,
-                line,
-                "unique topic numbers",
-                message=f"duplicate topic {qid[0]!r} (first at line {first[qid[0]]}); "
-                "expected unique topic numbers",
-            )
-        first[qid[0]] = line
+        claim_line(first, qid[0], path, line, "unique topic numbers",
+                   "duplicate topic {0!r} (first at line {first}); expected unique topic numbers",
+                   qid[0])  # fmt: skip
         topics[qid[0]] = fields[field]
         open_at = None
     if open_at is not None:
@@ -342,15 +337,9 @@ def _read_tsv_topics(path: Path, text: str) -> dict[str, str]:
             continue
         if not qid or not query:
             raise DataFormatError(path, lineno, "a non-empty query id and text", line)
-        if qid in first:
-            raise DataFormatError(
-                path,
-                lineno,
-                "unique query ids",
-                message=f"duplicate query id {qid!r} (first on line {first[qid]}); "
-                "expected unique query ids",
-            )
-        first[qid] = lineno
+        claim_line(first, qid, path, lineno, "unique query ids",
+                   "duplicate query id {0!r} (first on line {first}); expected unique query ids",
+                   qid)  # fmt: skip
         topics[qid] = query
     return topics
 

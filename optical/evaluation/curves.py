@@ -15,12 +15,12 @@ scores must be comparable across queries (e.g. cosine similarities).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from optical.evaluation.metrics import validate_qrels, validate_run
+from optical.evaluation.run_validation import QrelsLike, RunLike, validate_qrels, validate_run
 
 __all__ = [
     "BestF1",
@@ -127,9 +127,7 @@ def best_f1(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.nda
 
 
 def pairs_from_run(
-    run: Mapping[str, Mapping[str, float]],
-    qrels: Mapping[str, Mapping[str, int]],
-    relevance_level: int = 1,
+    run: RunLike, qrels: QrelsLike, relevance_level: int = 1
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Flatten a run into scored, labelled ``(qid, docid)`` pairs.
 
@@ -164,10 +162,7 @@ def pairs_from_run(
 
 
 def precision_recall_curve_from_run(
-    run: Mapping[str, Mapping[str, float]],
-    qrels: Mapping[str, Mapping[str, int]],
-    relevance_level: int = 1,
-    count_unretrieved: bool = True,
+    run: RunLike, qrels: QrelsLike, relevance_level: int = 1, count_unretrieved: bool = True
 ) -> PRCurve:
     """Precision-recall curve of a global score threshold over a run (see module docstring).
 
@@ -188,20 +183,8 @@ def precision_recall_curve_from_run(
 
 
 def best_f1_from_run(
-    run: Mapping[str, Mapping[str, float]],
-    qrels: Mapping[str, Mapping[str, int]],
-    relevance_level: int = 1,
-    count_unretrieved: bool = True,
+    run: RunLike, qrels: QrelsLike, relevance_level: int = 1, count_unretrieved: bool = True
 ) -> BestF1:
-    """Best F1 of a global score threshold over a run.
-
-    Parameters
-    ----------
-    run, qrels, relevance_level, count_unretrieved
-        As in :func:`precision_recall_curve_from_run`.
-
-    Returns
-    -------
-    BestF1
-    """
+    """Best F1 (:class:`BestF1`) of a global score threshold over a run; the parameters are
+    those of :func:`precision_recall_curve_from_run`."""
     return _best(precision_recall_curve_from_run(run, qrels, relevance_level, count_unretrieved))

@@ -22,7 +22,7 @@ observed statistic up to rounding are counted.  Identical systems get ``p = 1`` 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -42,6 +42,7 @@ __all__ = [
     "randomization_test",
 ]
 
+Scores = Sequence[float] | np.ndarray  # per-query scores of one system, aligned by query
 TestName = Literal["randomization", "bootstrap", "ttest"]
 CorrectionName = Literal["holm", "bonferroni", "none"]
 
@@ -56,7 +57,7 @@ class PairedTestResult(NamedTuple):
     pvalue: float
 
 
-def _differences(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> np.ndarray:
+def _differences(a: Scores, b: Scores) -> np.ndarray:
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape:
@@ -81,9 +82,7 @@ def check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
-def paired_ttest(
-    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray
-) -> PairedTestResult:
+def paired_ttest(a: Scores, b: Scores) -> PairedTestResult:
     """Two-sided paired t-test (``scipy.stats.ttest_rel(a, b)``).
 
     Parameters
@@ -110,11 +109,30 @@ def paired_ttest(
     return PairedTestResult(float(res.statistic), float(res.pvalue))
 
 
+def _observed(a: Scores, b: Scores, n_resamples: int) -> tuple[np.ndarray, float, float]:
+    """Differences ``a - b``, their mean and the threshold ``|T*|`` must reach to count."""
+    _check_resampling(n_resamples)
+    d = _differences(a, b)
+    observed = float(d.mean())
+    return d, observed, abs(observed) * (1 - _RTOL)
+
+
+def _resampled_pvalue(
+    n: int, n_resamples: int, seed: int, exceeds: Callable[[np.random.Generator, int], np.ndarray]
+) -> float:
+    """``(1 + hits) / (1 + n_resamples)``, drawing ``n_resamples`` resamples of ``n`` queries
+    in blocks of at most :data:`_CHUNK` cells: ``exceeds(rng, rows)`` draws ``rows`` of them
+    and says which reach the observed statistic."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    step = max(1, _CHUNK // n)
+    for start in range(0, n_resamples, step):
+        hits += int(np.count_nonzero(exceeds(rng, min(step, n_resamples - start))))
+    return (hits + 1) / (n_resamples + 1)
+
+
 def randomization_test(
-    a: Sequence[float] | np.ndarray,
-    b: Sequence[float] | np.ndarray,
-    n_resamples: int = 10_000,
-    seed: int = 0,
+    a: Scores, b: Scores, n_resamples: int = 10_000, seed: int = 0
 ) -> PairedTestResult:
     """Two-sided paired randomisation (sign-flip) test on the mean difference.
 
@@ -132,11 +150,8 @@ def randomization_test(
     PairedTestResult
         Observed mean difference and p-value.
     """
-    _check_resampling(n_resamples)
-    d = _differences(a, b)
+    d, observed, threshold = _observed(a, b, n_resamples)
     n = d.size
-    observed = float(d.mean())
-    threshold = abs(observed) * (1 - _RTOL)
     if n < 63 and 2**n <= n_resamples:
         total = 2**n
         hits = 0
@@ -148,57 +163,36 @@ def randomization_test(
             signs = 1.0 - 2.0 * ((block >> bits) & 1)
             hits += int(np.count_nonzero(np.abs(signs @ d) / n >= threshold))
         return PairedTestResult(observed, hits / total)
-    rng = np.random.default_rng(seed)
-    hits = 0
-    step = max(1, _CHUNK // n)
-    for start in range(0, n_resamples, step):
-        rows = min(step, n_resamples - start)
+
+    def exceeds(rng: np.random.Generator, rows: int) -> np.ndarray:
         signs = rng.integers(0, 2, size=(rows, n)) * 2.0 - 1.0
-        hits += int(np.count_nonzero(np.abs(signs @ d) / n >= threshold))
-    return PairedTestResult(observed, (hits + 1) / (n_resamples + 1))
+        return np.abs(signs @ d) / n >= threshold
+
+    return PairedTestResult(observed, _resampled_pvalue(n, n_resamples, seed, exceeds))
 
 
 def bootstrap_test(
-    a: Sequence[float] | np.ndarray,
-    b: Sequence[float] | np.ndarray,
-    n_resamples: int = 10_000,
-    seed: int = 0,
+    a: Scores, b: Scores, n_resamples: int = 10_000, seed: int = 0
 ) -> PairedTestResult:
     """Two-sided paired bootstrap test on the mean difference (null-shifted resampling).
 
-    Parameters
-    ----------
-    a, b : array-like of float
-        Per-query scores, aligned by query.
-    n_resamples : int, default 10000
-        Number of bootstrap samples.
-    seed : int, default 0
-        Seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    PairedTestResult
-        Observed mean difference and p-value.
+    ``a``, ``b`` and ``seed`` are as in :func:`randomization_test`; ``n_resamples`` is the
+    number of bootstrap samples. Returns the observed mean difference and the p-value.
     """
-    _check_resampling(n_resamples)
-    d = _differences(a, b)
+    d, observed, threshold = _observed(a, b, n_resamples)
     n = d.size
-    observed = float(d.mean())
     centred = d - observed
-    threshold = abs(observed) * (1 - _RTOL)
-    rng = np.random.default_rng(seed)
-    hits = 0
-    step = max(1, _CHUNK // n)
-    for start in range(0, n_resamples, step):
-        rows = min(step, n_resamples - start)
+
+    def exceeds(rng: np.random.Generator, rows: int) -> np.ndarray:
         idx = rng.integers(0, n, size=(rows, n))
-        hits += int(np.count_nonzero(np.abs(centred[idx].mean(axis=1)) >= threshold))
-    return PairedTestResult(observed, (hits + 1) / (n_resamples + 1))
+        return np.abs(centred[idx].mean(axis=1)) >= threshold
+
+    return PairedTestResult(observed, _resampled_pvalue(n, n_resamples, seed, exceeds))
 
 
 def paired_test(
-    a: Sequence[float] | np.ndarray,
-    b: Sequence[float] | np.ndarray,
+    a: Scores,
+    b: Scores,
     test: TestName = "randomization",
     n_resamples: int = 10_000,
     seed: int = 0,
@@ -235,34 +229,15 @@ def _pvalues(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def bonferroni(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Bonferroni-adjusted p-values ``min(1, m * p)``.
-
-    Parameters
-    ----------
-    pvalues : array-like of float in [0, 1]
-
-    Returns
-    -------
-    numpy.ndarray
-        Adjusted p-values in the input order.
-    """
+    """Bonferroni-adjusted p-values ``min(1, m * p)`` of p-values in [0, 1], in the input order."""
     p = _pvalues(pvalues)
     return np.minimum(1.0, p * p.size)
 
 
 def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Holm (1979) step-down adjusted p-values.
+    """Holm (1979) step-down adjusted p-values of p-values in [0, 1], in the input order.
 
     With ``p_(1) <= ... <= p_(m)`` sorted, ``p~_(i) = max_{j<=i} min(1, (m - j + 1) p_(j))``.
-
-    Parameters
-    ----------
-    pvalues : array-like of float in [0, 1]
-
-    Returns
-    -------
-    numpy.ndarray
-        Adjusted p-values in the input order.
     """
     p = _pvalues(pvalues)
     m = p.size
@@ -288,6 +263,7 @@ def adjust_pvalues(
     Returns
     -------
     numpy.ndarray
+        Adjusted p-values in the input order (:func:`holm`, :func:`bonferroni`, or a copy).
     """
     if method == "holm":
         return holm(pvalues)

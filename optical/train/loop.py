@@ -1,5 +1,8 @@
 """The distillation loop: one readable function in commented phases.
 
+The module is over 400 lines on purpose: the loop is one job, read top to bottom, and its
+phases share the run's state, so cutting them into modules would only scatter that state.
+
 set-up (config, device, processes, models, data, teacher cache, geometry, optimiser,
 resume) -> for each step: lr -> forward/backward over micro-batches -> clip -> step ->
 zero_grad -> log -> eval/keep best -> checkpoint -> finish (final student, summary).

@@ -7,13 +7,16 @@ over seeds; a cell with one seed has none.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
+
+from optical.viz.palette import series_color
 
 __all__ = [
     "score_bars",
@@ -25,11 +28,38 @@ __all__ = [
     "scaling_figure",
 ]
 
-_PALETTE = qualitative.Plotly
+def _where(frame: pd.DataFrame, **values: object) -> pd.DataFrame:
+    """The rows of ``frame`` whose columns hold all of ``values`` (``column=value``)."""
+    return frame[functools.reduce(operator.and_, (frame[c] == v for c, v in values.items()))]
 
 
-def _color(k: int) -> str:
-    return _PALETTE[k % len(_PALETTE)]
+def _series(
+    fig: go.Figure, name: str, k: int, first: bool, row: int, col: int, **trace: object
+) -> None:
+    """Add line series ``k`` (colour ``k``) to panel (``row``, ``col``); the legend shows it
+    once (``first``) for all panels, grouped by ``name``."""
+    fig.add_trace(
+        go.Scatter(
+            name=name,
+            legendgroup=name,
+            showlegend=first,
+            line={"color": series_color(k)},
+            **trace,
+        ),
+        row=row,
+        col=col,
+    )
+
+
+def _by_group(stats: pd.DataFrame, x: str, color: str) -> tuple[list, list[tuple]]:
+    """The ``x`` values in first-seen order, and ``(name, rows)`` per ``color`` group with
+    its rows put in that order (NaN where the group has no row for an ``x``)."""
+    order = list(dict.fromkeys(stats[x]))
+    groups = [
+        (name, part.set_index(x).reindex(order).reset_index())
+        for name, part in stats.groupby(color, sort=False)
+    ]
+    return order, groups
 
 
 def _errors(part: pd.DataFrame) -> dict | None:
@@ -52,15 +82,14 @@ def score_bars(
 ) -> go.Figure:
     """Grouped bars of ``mean`` (with CI error bars when present), one group per ``x``."""
     fig = go.Figure()
-    order = list(dict.fromkeys(stats[x]))
-    for k, (name, part) in enumerate(stats.groupby(color, sort=False)):
-        part = part.set_index(x).reindex(order).reset_index()
+    order, groups = _by_group(stats, x, color)
+    for k, (name, part) in enumerate(groups):
         fig.add_trace(
             go.Bar(
                 x=part[x],
                 y=part["mean"],
                 name=str(name),
-                marker_color=_color(k),
+                marker_color=series_color(k),
                 error_y=_errors(part),
                 hovertemplate=f"{name}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
             )
@@ -89,30 +118,18 @@ def budget_figure(
     )
     methods = [m for m in dict.fromkeys(part["method"]) if m != "zero-shot"]
     for col, model in enumerate(models, start=1):
-        mpart = part[part["model"] == model]
-        zero = mpart[mpart["method"] == "zero-shot"]
+        mpart = _where(part, model=model)
+        zero = _where(mpart, method="zero-shot")
         for k, method in enumerate(methods):
             line = (
-                mpart[mpart["method"] == method]
+                _where(mpart, method=method)
                 .groupby("pairs", as_index=False)
                 .agg(mean=("mean", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"))
             )
             if line.empty:
                 continue
-            fig.add_trace(
-                go.Scatter(
-                    x=line["pairs"],
-                    y=line["mean"],
-                    mode="lines+markers",
-                    name=method,
-                    legendgroup=method,
-                    showlegend=col == 1,
-                    line={"color": _color(k)},
-                    error_y=_errors(line),
-                ),
-                row=1,
-                col=col,
-            )
+            _series(fig, method, k, col == 1, 1, col, x=line["pairs"], y=line["mean"],
+                    mode="lines+markers", error_y=_errors(line))  # fmt: skip
         if not zero.empty:
             fig.add_hline(
                 y=float(zero["mean"].mean()),
@@ -148,7 +165,7 @@ def embedding_scatter(table: pd.DataFrame, title: str = "alignment vs uniformity
                 name=str(system),
                 text=part["language"],
                 textposition="top center",
-                marker={"color": _color(k), "size": 10},
+                marker={"color": series_color(k), "size": 10},
             )
         )
     fig.update_layout(
@@ -178,30 +195,11 @@ def pr_curves_figure(
     for p, (lang, dom) in enumerate(panels):
         r, c = p // cols + 1, p % cols + 1
         for k, system in enumerate(systems):
-            part = curves[
-                (curves["language"] == lang)
-                & (curves["domain"] == dom)
-                & (curves["system"] == system)
-            ]
-            fig.add_trace(
-                go.Scatter(
-                    x=part["recall"],
-                    y=part["precision"],
-                    mode="lines",
-                    name=system,
-                    legendgroup=system,
-                    showlegend=p == 0,
-                    line={"color": _color(k)},
-                ),
-                row=r,
-                col=c,
-            )
+            part = _where(curves, language=lang, domain=dom, system=system)
+            _series(fig, system, k, p == 0, r, c, x=part["recall"], y=part["precision"],
+                    mode="lines")  # fmt: skip
             if best is not None:
-                b = best[
-                    (best["language"] == lang)
-                    & (best["domain"] == dom)
-                    & (best["system"] == system)
-                ]
+                b = _where(best, language=lang, domain=dom, system=system)
                 fig.add_trace(
                     go.Scatter(
                         x=b["recall"],
@@ -209,7 +207,7 @@ def pr_curves_figure(
                         mode="markers",
                         legendgroup=system,
                         showlegend=False,
-                        marker={"color": _color(k), "size": 9, "symbol": "x"},
+                        marker={"color": series_color(k), "size": 9, "symbol": "x"},
                         hovertemplate=f"{system}: best F1 %{{customdata:.3f}}<extra></extra>",
                         customdata=b["f1"],
                     ),
@@ -231,14 +229,14 @@ def shift_figure(shift: pd.DataFrame, label: str, title: str | None = None) -> g
         rows=1, cols=len(languages) or 1, subplot_titles=languages, shared_yaxes=True
     )
     for col, lang in enumerate(languages, start=1):
-        part = shift[shift["language"] == lang]
+        part = _where(shift, language=lang)
         for k, (column, name) in enumerate((("in_domain", "in domain"), ("shifted", "shifted"))):
             fig.add_trace(
                 go.Bar(
                     x=part["system"] + (" · " + part["domain"] if column == "shifted" else ""),
                     y=part[column],
                     name=name,
-                    marker_color=_color(k),
+                    marker_color=series_color(k),
                     showlegend=col == 1,
                     legendgroup=name,
                 ),
@@ -264,10 +262,8 @@ def ci_figure(
 ) -> go.Figure:
     """Means with t-interval error bars (over seeds), markers offset per ``color`` group."""
     fig = go.Figure()
-    order = list(dict.fromkeys(stats[x]))
-    groups = list(stats.groupby(color, sort=False))
+    order, groups = _by_group(stats, x, color)
     for k, (name, part) in enumerate(groups):
-        part = part.set_index(x).reindex(order).reset_index()
         offset = (k - (len(groups) - 1) / 2) * 0.12
         xs = [i + offset for i in range(len(order))]
         fig.add_trace(
@@ -277,7 +273,7 @@ def ci_figure(
                 mode="markers",
                 name=str(name),
                 error_y=_errors(part),
-                marker={"color": _color(k), "size": 9},
+                marker={"color": series_color(k), "size": 9},
                 text=part[x],
                 hovertemplate=f"{name}<br>%{{text}}: %{{y:.3f}}<extra></extra>",
             )
@@ -309,25 +305,10 @@ def scaling_figure(
     methods = list(dict.fromkeys(table["method"]))
     for col, stat in enumerate(stats, start=1):
         for k, method in enumerate(methods):
-            part = table[(table["stat"] == stat) & (table["method"] == method)].sort_values(
-                "non_embedding"
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=part["non_embedding"],
-                    y=part["mean"],
-                    mode="lines+markers+text",
-                    text=part["model"],
-                    textposition="top center",
-                    name=method,
-                    legendgroup=method,
-                    showlegend=col == 1,
-                    line={"color": _color(k)},
-                    error_y=_errors(part),
-                ),
-                row=1,
-                col=col,
-            )
+            part = _where(table, stat=stat, method=method).sort_values("non_embedding")
+            _series(fig, method, k, col == 1, 1, col, x=part["non_embedding"], y=part["mean"],
+                    mode="lines+markers+text", text=part["model"], textposition="top center",
+                    error_y=_errors(part))  # fmt: skip
         fig.update_xaxes(type="log", title_text="non-embedding parameters", row=1, col=col)
     fig.update_layout(
         title={"text": title or f"{label} gap between high- and low-resource languages vs size"},

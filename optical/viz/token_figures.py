@@ -336,32 +336,26 @@ def alignment_links(
                 hoverinfo="text",
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=[0.0] * n,
-            y=y_src,
-            mode="markers+text",
-            text=[_label(t) for t in src],
-            textposition="middle left",
-            marker={"size": 6, "color": "#444"},
-            hoverinfo="text",
-            hovertext=[f"{src_title} {k}: {_label(t)}" for k, t in enumerate(src)],
-            showlegend=False,
-        )
+    # the two token columns (x, heights, tokens, title, side of the labels, title anchor):
+    # source at x = 0 labelled on its left, target at x = 1 labelled on its right
+    columns = (
+        (0.0, y_src, src, src_title, "left", "right"),
+        (1.0, y_tgt, tgt, tgt_title, "right", "left"),
     )
-    fig.add_trace(
-        go.Scatter(
-            x=[1.0] * m,
-            y=y_tgt,
-            mode="markers+text",
-            text=[_label(t) for t in tgt],
-            textposition="middle right",
-            marker={"size": 6, "color": "#444"},
-            hoverinfo="text",
-            hovertext=[f"{tgt_title} {k}: {_label(t)}" for k, t in enumerate(tgt)],
-            showlegend=False,
+    for x, y, tokens, name, side, _ in columns:
+        fig.add_trace(
+            go.Scatter(
+                x=[x] * len(tokens),
+                y=y,
+                mode="markers+text",
+                text=[_label(t) for t in tokens],
+                textposition=f"middle {side}",
+                marker={"size": 6, "color": "#444"},
+                hoverinfo="text",
+                hovertext=[f"{name} {k}: {_label(t)}" for k, t in enumerate(tokens)],
+                showlegend=False,
+            )
         )
-    )
     notes = ", ".join(
         x
         for x in (src_note and f"{src_title}: {src_note}", tgt_note and f"{tgt_title}: {tgt_note}")
@@ -375,25 +369,16 @@ def alignment_links(
         yaxis={"autorange": "reversed", "visible": False},
         annotations=[
             {
-                "x": 0.0,
+                "x": x,
                 "y": 1.0,
                 "xref": "x",
                 "yref": "paper",
-                "text": f"<b>{src_title}</b>",
+                "text": f"<b>{name}</b>",
                 "showarrow": False,
-                "xanchor": "right",
+                "xanchor": anchor,
                 "yanchor": "bottom",
-            },
-            {
-                "x": 1.0,
-                "y": 1.0,
-                "xref": "x",
-                "yref": "paper",
-                "text": f"<b>{tgt_title}</b>",
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom",
-            },
+            }
+            for x, _, _, name, _, anchor in columns
         ],
     )
     return fig
