@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages import _shared as sh
 from optical.app.datasets import bitext_choices, build_command, dataset_problem
-from optical.app.transport_view import GEOMETRIES, AlignOptions
+from optical.app.transport_view import DEFAULT_GEOMETRY, GEOMETRIES, AlignOptions
 from optical.viz.token_figures import MAX_TOKENS, alignment_links, cost_heatmap, plan_heatmap
 
 S = sh.settings()
@@ -41,6 +41,7 @@ with st.sidebar:
     geometry = st.radio(
         "Geometry",
         list(GEOMETRIES),
+        index=list(GEOMETRIES).index(DEFAULT_GEOMETRY),
         horizontal=True,
         key="geometry",
         help="center: cosines after subtracting the teacher's mean token vector; whiten: "

@@ -8,6 +8,9 @@ An :class:`Encoder` knows its instruction prefixes (e5's ``query: `` /
 ``passage: ``), pools token vectors (mean over real tokens by default, then L2
 normalisation) and says which tokens carry content: special tokens and the prefix
 are excluded from ``content_mask`` (the tokens that take part in token alignment).
+
+:func:`encoded_batches` is the one batched encoding loop (batching, tokenising, the
+forward pass without gradients); every path that encodes many texts runs through it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "Encoder",
     "TokenBatch",
     "TokenOutput",
+    "encoded_batches",
     "mean_pool",
     "length_buckets",
     "load_encoder",
@@ -200,32 +204,22 @@ class Encoder(nn.Module):
         return nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
 
     # ---------------------------------------------------------------- encoding
-    def encode(
-        self,
-        texts: Sequence[str],
-        is_query: bool,
-        batch_size: int = 64,
-        progress: bool = False,
-        desc: str | None = None,
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], is_query: bool, batch_size: int = 64, *,
+               progress: bool = False, desc: str | None = None) -> np.ndarray:
         """Pooled vectors [N, H] (float32) in the input order; length-bucketed, no grad."""
         vectors = np.zeros((len(texts), self.hidden_size), dtype=np.float32)
-        for idx, out in self._batches(texts, is_query, batch_size, progress, desc):
+        for idx, out in encoded_batches(self, texts, is_query, batch_size, progress=progress,
+                                        desc=desc, leave=False):
             vectors[idx] = self.pool(out).cpu().numpy()
         return vectors
 
-    def encode_tokens(
-        self,
-        texts: Sequence[str],
-        is_query: bool,
-        batch_size: int = 64,
-        progress: bool = False,
-        content_only: bool = True,
-        desc: str | None = None,
-    ) -> list[np.ndarray]:
+    def encode_tokens(self, texts: Sequence[str], is_query: bool, batch_size: int = 64, *,
+                      progress: bool = False, content_only: bool = True,
+                      desc: str | None = None) -> list[np.ndarray]:
         """Per-text token vectors (L2-normalised, float32), content tokens only by default."""
         result: list[np.ndarray] = [np.zeros((0, self.hidden_size), np.float32)] * len(texts)
-        for idx, out in self._batches(texts, is_query, batch_size, progress, desc):
+        for idx, out in encoded_batches(self, texts, is_query, batch_size, progress=progress,
+                                        desc=desc, leave=False):
             keep = out.content_mask if content_only else out.attention_mask.bool()
             hidden = nn.functional.normalize(out.hidden.float(), dim=-1).cpu().numpy()
             keep_np = keep.cpu().numpy()
@@ -233,37 +227,70 @@ class Encoder(nn.Module):
                 result[i] = hidden[row][keep_np[row]]
         return result
 
-    def _batches(
-        self,
-        texts: Sequence[str],
-        is_query: bool,
-        batch_size: int,
-        progress: bool,
-        desc: str | None,
-        max_length: int | None = None,
-    ) -> Iterator[tuple[list[int], TokenOutput]]:
-        from tqdm.auto import tqdm
 
-        texts = list(texts)
-        if not texts:
-            return
-        lengths = [len(t) for t in texts]  # characters: a cheap proxy for token counts
-        batches = list(length_buckets(lengths, batch_size))
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                bar = tqdm(
-                    batches,
-                    desc=desc or "encoding",
-                    unit="batch",
-                    disable=not progress,
-                    leave=False,
-                )
-                for idx in bar:
-                    yield idx, self(self.tokenize([texts[i] for i in idx], is_query, max_length))
-        finally:
-            self.model.train(was_training)
+def encoded_batches(
+    encoder: Encoder,
+    texts: Sequence[str],
+    is_query: bool,
+    batch_size: int = 64,
+    *,
+    lengths: Sequence[int] | None = None,
+    max_length: int | None = None,
+    progress: bool = False,
+    desc: str | None = None,
+    leave: bool = True,
+) -> Iterator[tuple[list[int], TokenOutput]]:
+    """The one batched encoding loop: batch ``texts``, tokenise, run the model, yield outputs.
+
+    Every path that encodes many texts goes through here (:meth:`Encoder.encode`,
+    :meth:`Encoder.encode_tokens`, :func:`optical.retrieval.encoding.iter_encoded`, the
+    teacher cache); each turns the :class:`TokenOutput` of a batch into what it keeps.
+
+    Parameters
+    ----------
+    encoder : Encoder
+    texts : sequence of str
+    is_query : bool
+        Which prefix to use.
+    batch_size : int
+        Texts per forward pass (>= 1).
+    lengths : sequence of int, optional
+        What the batches are bucketed by (:func:`length_buckets`: longest first, ties in
+        input order, so equal lengths keep the input order); default the character
+        lengths, a cheap proxy for token counts.
+    max_length : int, optional
+        Token limit per text (default ``encoder.max_length``).
+    progress, desc, leave
+        A tqdm bar (off unless ``progress``), its label, and whether it stays when done.
+
+    Yields
+    ------
+    (list of int, TokenOutput)
+        The positions of the batch's texts in ``texts``, and the model's outputs for them.
+        The forward passes run in eval mode (restored afterwards, module by module) and
+        under :func:`torch.inference_mode`.
+    """
+    from tqdm.auto import tqdm
+
+    texts = list(texts)
+    if not texts:
+        return
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if lengths is None:
+        lengths = [len(t) for t in texts]
+    batches = list(length_buckets(lengths, batch_size))
+    modes = [(m, m.training) for m in encoder.modules()]
+    encoder.eval()
+    try:
+        with torch.inference_mode():
+            bar = tqdm(batches, desc=desc or "encoding", unit="batch", disable=not progress,
+                       leave=leave)
+            for idx in bar:
+                yield idx, encoder(encoder.tokenize([texts[i] for i in idx], is_query, max_length))
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def _load_projection(path: str) -> nn.Linear | None:

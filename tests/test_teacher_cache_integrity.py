@@ -8,13 +8,14 @@ import numpy as np
 
 from optical.assets.manifest import MANIFEST_NAME
 from optical.encoders import Encoder
-from optical.train.teacher_cache import cache_dir, teacher_outputs
+from optical.paths import optical_home
+from optical.train.teacher_cache import CACHE_FOLDER, teacher_outputs
 
 TEXTS = ["In the beginning was the word", "and the word was with God", "light shines in darkness"]
 
 
 def _entry():
-    (entry,) = [p for p in cache_dir().iterdir() if (p / MANIFEST_NAME).is_file()]
+    (entry,) = [p for p in (optical_home() / CACHE_FOLDER).iterdir() if (p / MANIFEST_NAME).is_file()]
     return entry
 
 

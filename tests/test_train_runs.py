@@ -134,7 +134,7 @@ def test_every_set_up_phase_reports_progress_on_stderr(task, tmp_path, capsys):
     distill(cfg)
     err = capsys.readouterr().err
     phases = ["loading the teacher", "building the student", "loading the training pairs", "teacher outputs for",
-              "fitting the token geometry (center)", "loading the dev collection", "training optical-bitext-s0",
+              "fitting the token geometry (whiten)", "loading the dev collection", "training optical-bitext-s0",
               "step 0: the teacher's index of the dev corpus", "step 0 (before training): dev MRR@10"]
     where = [err.find(p) for p in phases]
     assert all(i >= 0 for i in where), dict(zip(phases, where, strict=True))

@@ -6,6 +6,9 @@ English one (query prefix as in training, or the document prefix); the cost is
 the special tokens and the instruction prefix), ``g`` the geometry (raw, centred on
 the teacher's mean token vector, or centred and whitened, as in training); the Sinkhorn
 plan is the soft alignment and ``<P, C>`` the OT cost (the training loss for this pair).
+
+About 400 lines, one job: every piece here (options, tokens taking part, tokenizer check,
+geometry fit, plan links) is a step of aligning one sentence pair for the alignment explorer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 from optical.app.locking import MODEL_LOCK
 from optical.losses import GEOMETRY_KINDS, TokenGeometry, cosine_cost
 from optical.ot import sinkhorn
+from optical.train.config import DEFAULT_GEOMETRY
 
 __all__ = [
     "AlignOptions",
@@ -32,6 +36,7 @@ __all__ = [
     "align",
     "fit_center",
     "fit_geometry",
+    "DEFAULT_GEOMETRY",
     "GEOMETRIES",
     "plan_links",
     "sentence_tokens",
@@ -41,7 +46,7 @@ __all__ = [
 LINK_RULES = ("argmax", "mutual", "threshold")
 MAX_LENGTH = 8192  # tokens per sentence (the encoder's own limit applies as well)
 MAX_ITER = 100_000  # Sinkhorn iterations
-GEOMETRIES = GEOMETRY_KINDS  # as objective.geometry in training
+GEOMETRIES = GEOMETRY_KINDS  # as objective.geometry in training (default: DEFAULT_GEOMETRY, too)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class AlignOptions:
     """How to align: Sinkhorn settings, geometry, tokens that take part, link rule.
 
     ``reg_m`` None is balanced OT; a float relaxes both marginals (unbalanced OT).
+    ``geometry`` defaults to training's (``"whiten"``, :data:`DEFAULT_GEOMETRY`).
     ``threshold`` (rule ``threshold``): smallest share of a source token's mass a link
     must carry.
     """
@@ -56,7 +62,7 @@ class AlignOptions:
     eps: float = 0.05
     reg_m: float | None = None
     max_iter: int = 200
-    geometry: str = "center"
+    geometry: str = DEFAULT_GEOMETRY
     special_tokens: bool = False
     prefix_tokens: bool = False
     target_as_query: bool = True
@@ -247,7 +253,7 @@ def fit_center(
 def fit_geometry(
     teacher,
     sentences: Sequence[str],
-    kind: str = "center",
+    kind: str = DEFAULT_GEOMETRY,
     is_query: bool = True,
     max_length: int = 256,
     batch_size: int = 16,

@@ -3,7 +3,8 @@
 :meth:`Encoder.encode` and :meth:`Encoder.encode_tokens` each run the model; an index
 with a token store, and a MaxSim/OT query, need both from the *same* pass. Batches
 are formed from **tokenised** lengths (not characters), which is what decides the
-padding and therefore the cost of a batch.
+padding and therefore the cost of a batch. The loop itself (batching, tokenising, the
+forward pass without gradients) is :func:`optical.encoders.encoded_batches`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import nn
 
-from optical.encoders import length_buckets
+from optical.encoders import encoded_batches
 
 __all__ = ["EncodedBatch", "token_counts", "iter_encoded", "encode_texts"]
 
@@ -97,49 +97,28 @@ def iter_encoded(
     EncodedBatch
         Batches in bucket order (``index`` says where each row belongs).
     """
-    from tqdm.auto import tqdm
-
     texts = list(texts)
-    if not texts:
-        return
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if len(texts) <= batch_size:
-        batches = [list(range(len(texts)))]
-    else:
-        if lengths is None:
-            lengths = token_counts(encoder, texts, is_query)[0]
-        batches = list(length_buckets(lengths, batch_size))
-    was_training = encoder.training
-    encoder.eval()
+        lengths = [0] * len(texts)  # one batch, in input order
+    elif lengths is None:
+        lengths = token_counts(encoder, texts, is_query)[0]
     hidden_size = encoder.hidden_size
-    try:
-        with torch.inference_mode():
-            bar = tqdm(batches, desc=desc or "encoding", unit="batch", disable=not progress)
-            for idx in bar:
-                out = encoder(encoder.tokenize([texts[i] for i in idx], is_query))
-                pooled = encoder.pool(out).float().cpu().numpy()
-                if with_tokens:
-                    keep = out.content_mask.to(out.hidden.device)
-                    vecs = nn.functional.normalize(out.hidden[keep].float(), dim=-1)
-                    tokens = vecs.cpu().numpy()
-                    counts = keep.sum(1).cpu().numpy().astype(np.int64)
-                else:
-                    tokens = np.zeros((0, hidden_size), dtype=np.float32)
-                    counts = np.zeros(len(idx), dtype=np.int64)
-                yield EncodedBatch(np.asarray(idx, dtype=np.int64), pooled, tokens, counts)
-    finally:
-        encoder.train(was_training)
+    for idx, out in encoded_batches(encoder, texts, is_query, batch_size, lengths=lengths,
+                                    progress=progress, desc=desc):
+        pooled = encoder.pool(out).float().cpu().numpy()
+        if with_tokens:
+            keep = out.content_mask.to(out.hidden.device)
+            tokens = nn.functional.normalize(out.hidden[keep].float(), dim=-1).cpu().numpy()
+            counts = keep.sum(1).cpu().numpy().astype(np.int64)
+        else:
+            tokens = np.zeros((0, hidden_size), dtype=np.float32)
+            counts = np.zeros(len(idx), dtype=np.int64)
+        yield EncodedBatch(np.asarray(idx, dtype=np.int64), pooled, tokens, counts)
 
 
-def encode_texts(
-    encoder,
-    texts: Sequence[str],
-    is_query: bool,
-    batch_size: int = 64,
-    with_tokens: bool = True,
-    progress: bool = False,
-) -> tuple[np.ndarray, list[np.ndarray]]:
+def encode_texts(encoder, texts: Sequence[str], is_query: bool, batch_size: int = 64, *,
+                 with_tokens: bool = True, progress: bool = False
+                 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Pooled vectors ``[N, H]`` and per-text content-token vectors ``[n_i, H]``, input order.
 
     Token vectors are L2-normalised float32 (as :meth:`Encoder.encode_tokens`); the
@@ -147,7 +126,7 @@ def encode_texts(
     """
     pooled = np.zeros((len(texts), encoder.hidden_size), dtype=np.float32)
     tokens: list[np.ndarray] = [np.zeros((0, encoder.hidden_size), np.float32)] * len(texts)
-    for batch in iter_encoded(encoder, texts, is_query, batch_size, with_tokens, None, progress):
+    for batch in iter_encoded(encoder, texts, is_query, batch_size, with_tokens, progress=progress):
         pooled[batch.index] = batch.pooled
         if with_tokens:
             for i, t in zip(batch.index, batch.split_tokens(), strict=True):

@@ -2,25 +2,42 @@
 
 Layout of a token store folder::
 
-    tokens.npy    float16 [T, H]   content-token vectors (L2-normalised before rounding)
+    tokens.npy    float16 [T, H]   content-token vectors (the index's are L2-normalised
+                                   before rounding; the teacher cache's are raw)
     offsets.npy   int64   [N + 1]  document i owns rows offsets[i]:offsets[i+1]
+    pooled.npy    float32 [N, H']  optional: one pooled vector per document (the teacher
+                                   cache keeps its targets here; an index keeps its pooled
+                                   vectors in FAISS and has no such file)
 
-Both are opened with ``np.load(mmap_mode="r")``: only the rows a query touches
-are read from disk.
+The token files are opened with ``np.load(mmap_mode="r")``: only the rows a query
+touches are read from disk.
+
+A store that is a folder of its own (the teacher cache) is written with
+:meth:`TokenStore.save_verified`: atomically, with a ``manifest.json`` written last that
+holds the build settings and a size + SHA-256 record of every file
+(:func:`optical.paths.record_files`); :meth:`TokenStore.open_verified` checks them
+(:func:`optical.paths.check_files`) before opening it. An index folder records the
+store's files in its own ``index.json`` instead (:mod:`.index_format`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+
+from optical.assets.manifest import MANIFEST_NAME, entry_state
+from optical.paths import atomic_dir, record_files
 
 __all__ = ["TokenStore"]
 
 TOKENS_FILE = "tokens.npy"
 OFFSETS_FILE = "offsets.npy"
+POOLED_FILE = "pooled.npy"
 
 
 def _float32(a: np.ndarray) -> np.ndarray:
@@ -41,9 +58,13 @@ class TokenStore:
         All token vectors, float16 (a memory map or an in-memory array).
     offsets : numpy.ndarray, shape (N + 1,), int64
         Row boundaries: ``offsets[0] == 0``, non-decreasing, ``offsets[-1] == T``.
+    pooled : numpy.ndarray, shape (N, H'), optional
+        One pooled vector per document, kept (and saved) beside the tokens.
     """
 
-    def __init__(self, vectors: np.ndarray, offsets: np.ndarray) -> None:
+    def __init__(
+        self, vectors: np.ndarray, offsets: np.ndarray, pooled: np.ndarray | None = None
+    ) -> None:
         offsets = np.asarray(offsets, dtype=np.int64)
         if vectors.ndim != 2:
             raise ValueError(f"token vectors must be 2-D [T, H], got shape {vectors.shape}")
@@ -54,8 +75,14 @@ class TokenStore:
                 f"offsets must be non-decreasing and end at the number of token rows "
                 f"({vectors.shape[0]}), got last offset {int(offsets[-1])}"
             )
+        if pooled is not None and (pooled.ndim != 2 or len(pooled) != len(offsets) - 1):
+            raise ValueError(
+                f"pooled vectors must be 2-D with one row per document ({len(offsets) - 1}), "
+                f"got shape {pooled.shape}"
+            )
         self.vectors = vectors
         self.offsets = offsets
+        self.pooled = pooled
         self.lengths = np.diff(offsets)
 
     def __len__(self) -> int:
@@ -147,7 +174,8 @@ class TokenStore:
         )
 
     def save(self, folder: str | os.PathLike[str]) -> None:
-        """Write ``tokens.npy`` and ``offsets.npy`` into ``folder`` (which must exist)."""
+        """Write ``tokens.npy``, ``offsets.npy`` (and ``pooled.npy`` when the store has
+        pooled vectors) into ``folder`` (which must exist)."""
         folder = Path(folder)
         target = folder / TOKENS_FILE
         if not (isinstance(self.vectors, np.memmap) and Path(self.vectors.filename) == target):
@@ -155,18 +183,52 @@ class TokenStore:
         elif isinstance(self.vectors, np.memmap):
             self.vectors.flush()
         np.save(folder / OFFSETS_FILE, self.offsets)
+        if self.pooled is not None:
+            np.save(folder / POOLED_FILE, np.ascontiguousarray(self.pooled))
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], mmap: bool = True) -> TokenStore:
-        """Open a store written by :meth:`save` (memory-mapped by default)."""
+        """Open a store written by :meth:`save` (token vectors memory-mapped by default;
+        offsets and pooled vectors, when saved, read into memory)."""
         folder = Path(folder)
         for name in (TOKENS_FILE, OFFSETS_FILE):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"{folder / name}: token store file missing")
         vectors = np.load(folder / TOKENS_FILE, mmap_mode="r" if mmap else None)
         offsets = np.load(folder / OFFSETS_FILE)
-        return cls(vectors, offsets)
+        pooled = np.load(folder / POOLED_FILE) if (folder / POOLED_FILE).is_file() else None
+        return cls(vectors, offsets, pooled)
+
+    def save_verified(self, folder: str | os.PathLike[str], settings: dict[str, Any]) -> None:
+        """Write the store as a folder of its own, atomically (an existing ``folder`` is
+        replaced once the new one is complete), with ``manifest.json`` last: ``settings``
+        (what the vectors were built from) and a size + SHA-256 record of every file."""
+        with atomic_dir(folder) as tmp:
+            self.save(tmp)
+            manifest = {"settings": settings, "files": record_files(tmp)}  # written last
+            (tmp / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+    @classmethod
+    def verified_state(
+        cls, folder: str | os.PathLike[str], settings: dict[str, Any]
+    ) -> tuple[str, str]:
+        """``(state, why)`` of a folder written by :meth:`save_verified`: ``"ok"``,
+        ``"missing"`` (absent or half-written), ``"stale"`` (other ``settings``, or no
+        checksums) or ``"corrupt"`` (a file differs from its record)."""
+        return entry_state(Path(folder), settings)
+
+    @classmethod
+    def open_verified(
+        cls, folder: str | os.PathLike[str], settings: dict[str, Any], mmap: bool = True
+    ) -> TokenStore | None:
+        """The store :meth:`save_verified` wrote to ``folder`` with these ``settings``, after
+        checking every file against the manifest; ``None`` when :meth:`verified_state` is
+        not ``"ok"`` (a cache then rebuilds it)."""
+        if cls.verified_state(folder, settings)[0] != "ok":
+            return None
+        return cls.load(folder, mmap=mmap)
 
     def nbytes(self) -> int:
-        """Bytes of the vectors and offsets."""
-        return int(self.vectors.nbytes + self.offsets.nbytes)
+        """Bytes of the vectors and offsets (and pooled vectors, when there are any)."""
+        pooled = 0 if self.pooled is None else self.pooled.nbytes
+        return int(self.vectors.nbytes + self.offsets.nbytes + pooled)

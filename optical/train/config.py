@@ -20,13 +20,25 @@ it, command-line text is read as it (the rules are in :mod:`optical.train.config
 
 Choices and ranges are checked when the config is built (:meth:`DistillConfig.validate`),
 before any model loads; an unknown key is refused with the closest known ones.
+
+Defaults follow the recipe of ``configs/optical_sw.toml``: in particular
+``objective.geometry`` defaults to ``"whiten"`` (:data:`DEFAULT_GEOMETRY`: centre, then
+whiten with the teacher's token covariance, the best setting on the dev split); ``"center"``
+(centring only, the feasibility recipe) and ``"raw"`` (plain cosines, which collapse) are
+chosen explicitly. Sweeps whose committed numbers were made with the earlier default
+pin ``"objective.geometry" = "center"`` in their spec.
+
+Settings that were removed (:data:`RETIRED_SETTINGS`) are handled in one place,
+:func:`migrate_settings`, applied to every input of :func:`build_config` (config files,
+overrides, a run folder's stored ``config.json`` read back with
+:meth:`DistillConfig.from_dict`): the value older code wrote by default is dropped without a
+word, any other value is refused with an error naming the key.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,10 +53,12 @@ from optical.train.config_values import (
     POSITIVE,
     SEED,
     Rule,
+    Text,
     check_choices_and_ranges,
     coerce,
     flatten_settings,
     parse_assignments,
+    read_toml,
     rule,
     unknown_setting,
 )
@@ -61,13 +75,17 @@ __all__ = [
     "MARGINALS",
     "SCHEDULES",
     "SETTINGS",
+    "DEFAULT_GEOMETRY",
+    "RETIRED_SETTINGS",
     "check_dataset_spec",
+    "migrate_settings",
     "load_config",
     "apply_overrides",
 ]
 
 OBJECTIVES = ("optical", "mse", "infonce", "cross_entropy")
 GEOMETRIES = ("center", "whiten", "raw")  # = optical.losses.GEOMETRY_KINDS (no torch import here)
+DEFAULT_GEOMETRY = "whiten"  # the recipe's (configs/optical_sw.toml); also the app's default
 MARGINALS = ("uniform", "norm")
 SCHEDULES = ("linear", "cosine", "constant")
 STUDENT_SIDES = ("query", "document")
@@ -105,7 +123,7 @@ class ObjectiveConfig:
     eps: float = 0.05
     max_iter: int = 100
     reg_m: float | None = None  # None = balanced OT; a float = KL-relaxed (unbalanced)
-    geometry: str = "center"  # "raw" reproduces the collapse; "center" | "whiten" fix it
+    geometry: str = DEFAULT_GEOMETRY  # "whiten" (the recipe) | "center" (centring only) | "raw" (collapses)
     marginals: str = "uniform"  # "uniform" | "norm"
     detach_plan: bool = True
     # extra terms, added with weights
@@ -114,9 +132,6 @@ class ObjectiveConfig:
     l2sp_weight: float = 0.0  # ||theta - theta_0||^2 toward the initial weights: anti-forgetting
     # contrastive / cross-entropy
     temperature: float = 0.05
-    # never read (no mining is implemented), but kept: every saved config.json and result row
-    # carries it, and from_dict refuses unknown keys, so old run folders' configs stay readable
-    hard_negatives: int = 0  # cross_entropy: teacher-mined hard negatives per query
 
 
 @dataclass
@@ -159,7 +174,8 @@ class DistillConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DistillConfig:
-        """A validated config from (nested or dotted) typed settings over the defaults."""
+        """A validated config from (nested or dotted) typed settings over the defaults, e.g.
+        a run folder's stored ``config.json`` (retired settings migrated: :func:`migrate_settings`)."""
         return build_config(data)
 
     def validate(self) -> None:
@@ -246,7 +262,6 @@ _RANGES: dict[str, Rule] = {
     "objective.anchor_weight": NON_NEGATIVE,
     "objective.l2sp_weight": NON_NEGATIVE,
     "objective.temperature": POSITIVE,
-    "objective.hard_negatives": NON_NEGATIVE,
     "optim.lr": POSITIVE,
     "optim.weight_decay": NON_NEGATIVE,
     "optim.batch_size": AT_LEAST_1,
@@ -262,6 +277,50 @@ _RANGES: dict[str, Rule] = {
     "run.name": NON_EMPTY,
 }
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+@dataclass(frozen=True)
+class RetiredSetting:
+    """A setting that no longer exists: its type and the value older code wrote by default."""
+
+    hint: Any
+    default: Any
+    why: str
+
+
+#: settings removed from the config, still found in what older code wrote (a run folder's
+#: ``config.json``, a checkpoint, a result row's config, an old config file or command line)
+RETIRED_SETTINGS: dict[str, RetiredSetting] = {
+    "objective.hard_negatives": RetiredSetting(
+        int, 0, "it was never read (no hard-negative mining is implemented), so it had no effect"
+    ),
+}
+
+
+def migrate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat ``section.key`` settings with the retired ones removed (:data:`RETIRED_SETTINGS`).
+
+    A retired key with the value older code wrote by default is dropped; any other value is
+    refused with a ValueError naming the key, since setting it never had the effect it
+    promised (a run's results do not depend on it).
+    """
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        retired = RETIRED_SETTINGS.get(key)
+        if retired is None:
+            out[key] = value
+            continue
+        try:
+            same = coerce(key, value, retired.hint) == retired.default
+        except ValueError:
+            same = False
+        if not same:
+            shown = str(value).strip() if isinstance(value, Text) else repr(value)
+            raise ValueError(
+                f"{key} = {shown}: this setting was removed; {retired.why}. Remove it from the "
+                f"config (its old default, {retired.default!r}, is still accepted and ignored)"
+            )
+    return out
 _LOCAL = ("/", "./", "../", "~")
 
 
@@ -293,7 +352,7 @@ def build_config(settings: Mapping[str, Any], base: DistillConfig | None = None)
     """``base`` (default: the defaults) with ``settings`` (nested or dotted; typed values or
     :class:`Text`) applied, each parsed against its field's type; then validated."""
     data = (base or DistillConfig()).to_dict()
-    for key, value in flatten_settings(settings).items():
+    for key, value in migrate_settings(flatten_settings(settings)).items():
         if key not in SETTINGS:
             raise unknown_setting(key, SETTINGS)
         section, name = key.split(".", 1)
@@ -314,16 +373,11 @@ def apply_overrides(cfg: DistillConfig, overrides: Sequence[str] | Mapping[str, 
 def load_config(path: str | Path | None = None,
                 overrides: Sequence[str] | Mapping[str, Any] | None = None) -> DistillConfig:
     """Defaults, then the TOML file (if any), then overrides; validated before returning."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"config file not found: {p}")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{p}: not valid TOML ({err})") from err
-    settings = flatten_settings(data)
+    data = read_toml(path) if path is not None else {}
+    try:
+        settings = migrate_settings(flatten_settings(data))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
     for key, value in settings.items():  # errors in the file name the file
         if key not in SETTINGS:
             raise ValueError(f"{path}: {unknown_setting(key, SETTINGS)}")

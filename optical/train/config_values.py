@@ -23,6 +23,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "flatten_settings",
     "unknown_setting",
     "parse_assignments",
+    "read_toml",
 ]
 
 
@@ -234,3 +236,15 @@ def parse_assignments(items: Sequence[str]) -> dict[str, Text]:
             raise ValueError(f"override {item!r} is not of the form section.key=value")
         out[key.strip()] = Text(value)
     return out
+
+
+def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """The tables of the TOML file ``path``; ``FileNotFoundError`` or ``ValueError`` naming
+    the file (``what`` says what it was meant to be: ``"config file"``, ``"sweep spec"``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} not found: {p}")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{p}: not valid TOML ({err})") from err
