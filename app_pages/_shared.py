@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from optical.app.available_systems import AppSystem, RunFolder, available_systems, find_runs
+from optical.app.available_systems import AppSystem, available_systems, find_runs
 from optical.app.datasets import load_corpus, load_pairs, model_problem
 from optical.app.live_query import UploadedCorpus, build_memory_index
 from optical.app.locking import MODEL_LOCK
@@ -27,8 +26,8 @@ from optical.app.settings import AppSettings
 from optical.app.transport_view import Alignment, AlignOptions, align, fit_geometry
 from optical.encoders import Encoder
 from optical.losses import TokenGeometry
-from optical.results import ResultsStoreWarning
 from optical.retrieval import Retriever, corpus_index
+from optical.run_folder import RunFolder
 from optical.systems import load_encoder_cached
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "marks",
     "pairs",
     "results",
-    "results_notes",
     "retriever",
     "runs",
     "settings",
@@ -138,7 +136,7 @@ def pairs(spec: str) -> tuple[list[str], list[str], list[str], str, str]:
 
 @st.cache_resource(show_spinner="Fitting the geometry on the teacher's tokens (once)…")
 def _geometry(
-    teacher: str, bitext: str, as_query: bool, device: str, kind: str = "center"
+    teacher: str, bitext: str, as_query: bool, device: str, kind: str = "whiten"
 ) -> TokenGeometry | None:
     for split in ("train", "test"):
         try:
@@ -224,26 +222,14 @@ def _stamp(path: Path) -> tuple[float, int]:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _results_and_notes(path: str, stamp: tuple[float, int]) -> tuple[ResultsData, list[str]]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResultsStoreWarning)
-        data = load_results(path)
-    notes = [str(w.message) for w in caught if issubclass(w.category, ResultsStoreWarning)]
-    return data, notes
-
-
 def _results(path: str, stamp: tuple[float, int]) -> ResultsData:
-    return _results_and_notes(path, stamp)[0]
+    return load_results(path)
 
 
 def results(path: Path) -> ResultsData:
-    """The results store as frames (re-read when the file changes)."""
+    """The results store as frames (re-read when the file changes); a line that is not a
+    results row raises ``ValueError`` naming it."""
     return _results(str(path), _stamp(path))
-
-
-def results_notes(path: Path) -> list[str]:
-    """Why rows of the results store were skipped (malformed rows), one line each."""
-    return _results_and_notes(str(path), _stamp(path))[1]
 
 
 @st.cache_data(show_spinner="Testing significance…", max_entries=32)

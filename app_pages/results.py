@@ -30,11 +30,6 @@ st.title("Per-language results")
 
 with sh.guard(f"Could not read the results store {S.results}"):
     data = sh.results(S.results)
-    skipped = sh.results_notes(S.results)
-for note in skipped[:5]:
-    st.warning(note)
-if len(skipped) > 5:
-    st.warning(f"… and {len(skipped) - 5} more malformed rows skipped")
 
 if data.empty:
     st.info(
@@ -70,8 +65,9 @@ else:
         present,
         index=0,
         key="baseline",
-        help="▲ / ▼: significantly better / worse than the baseline (paired randomisation "
-        "test, Holm-corrected over languages and systems, α = 0.05).",
+        help="† / ‡: significantly better / worse than the baseline (paired randomisation "
+        "test, Holm-corrected over languages and systems, α = 0.05), as in `optical bench` "
+        "and `optical report` tables.",
     )
     if not chosen:
         st.warning("Pick at least one system.")
@@ -102,7 +98,8 @@ else:
     st.plotly_chart(language_bars(means, measure, marks), key="bars")
     st.subheader("Table")
     st.caption(
-        f"Mean over queries (and over runs of a system); ▲ / ▼ vs **{baseline}**. {LABEL_NOTE}"
+        f"Mean over queries (and over runs of a system); † / ‡: significantly better / worse "
+        f"than **{baseline}**. {LABEL_NOTE}"
     )
     tabs = st.tabs([measure_label(m) for m in measures])
     for tab, m in zip(tabs, measures, strict=True):

@@ -8,42 +8,17 @@ folder / bitext file. The spec strings are read by :class:`optical.dataset_spec.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from optical.assets.bible import bible_check, build_bible
-from optical.assets.cldr import build_cldr, cldr_check
 from optical.assets.packages import CorruptCacheError
 from optical.data.beir import load_beir
 from optical.data.bitext import read_bitext_tsv
 from optical.data.types import Bitext, RetrievalCollection
-from optical.dataset_spec import EMBEDDED, DatasetSpec
+from optical.dataset_spec import EMBEDDED, FAMILIES, DatasetSpec
 
-__all__ = ["EMBEDDED", "parse_spec", "dataset_dir", "load_collection", "load_bitext", "is_embedded"]
+__all__ = ["EMBEDDED", "dataset_dir", "load_collection", "load_bitext"]
 
 Spec = str | Path | DatasetSpec
-
-# family -> (check one built language: (state, why), build languages)
-_BUILDERS: dict[str, tuple[Callable[[str], tuple[str, str]], Callable[[list[str]], object]]] = {
-    "bible": (bible_check, build_bible),
-    "cldr": (cldr_check, build_cldr),
-}
-
-
-def is_embedded(spec: Spec) -> bool:
-    """``bible:<lang>`` / ``cldr:<lang>`` (not checked against the language tables)."""
-    return DatasetSpec.parse(spec, check=False).is_embedded
-
-
-def parse_spec(spec: Spec) -> tuple[str, str]:
-    """``"bible:sw"`` -> ``("bible", "sw")``; raises ValueError for anything not embedded."""
-    parsed = DatasetSpec.parse(spec)
-    if not parsed.is_embedded:
-        raise ValueError(
-            f"{str(spec)!r} is not an embedded dataset (expected one of bible:<lang>, cldr:<lang>)"
-        )
-    return parsed.family, parsed.language
-
 
 def _readable(spec: Spec) -> DatasetSpec:
     """The parsed spec of a dataset that can be read (not a results row's ``bitext:`` name)."""
@@ -74,14 +49,14 @@ def dataset_dir(spec: Spec, build: bool = True) -> Path:
                 f"{ds}: no such dataset folder or file (or use bible:<lang> / cldr:<lang>)"
             )
         return ds.folder
-    check, make = _BUILDERS[ds.family]
-    state, why = check(ds.language)
+    family = FAMILIES[ds.family]
+    state, why = family.check(ds.language)
     if state == "corrupt":
         raise CorruptCacheError(f"{ds}: built benchmark is {why}; rebuild it with `{ds.build_command}`")
     if state != "ok":
         if not build:
             raise FileNotFoundError(f"{ds}: {why}; run `{ds.build_command}`")
-        make([ds.language])
+        family.build([ds.language])
     return ds.folder
 
 
@@ -89,7 +64,10 @@ def load_collection(spec: Spec, split: str = "test") -> RetrievalCollection:
     """A retrieval collection (BEIR layout) by spec and split (``test`` or ``dev``)."""
     ds = _readable(spec)
     folder = dataset_dir(ds)
-    return load_beir(folder, split=split, language=ds.language if ds.is_embedded else None)
+    if not ds.is_embedded:
+        return load_beir(folder, split=split)
+    load = FAMILIES[ds.family].load or load_beir
+    return load(folder, split=split, language=ds.language)
 
 
 def load_bitext(spec: Spec, split: str = "train") -> Bitext:

@@ -17,10 +17,12 @@ This module reads no file at import time and imports nothing heavy.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from optical.assets.languages import BIBLE_LANGUAGES, CLDR_LANGUAGES, Language, parse_languages
 
@@ -30,39 +32,67 @@ BITEXT = "bitext"  # family of ``bitext:<spec>`` (alignment rows)
 COLLECTION = "collection"  # family of a path (BEIR folder or file)
 
 
-def _bible_root() -> Path:
-    from optical.assets.bible import bible_dir
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported when first called (reading a spec imports no asset module)."""
 
-    return bible_dir()
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
 
-
-def _cldr_root() -> Path:
-    from optical.assets.cldr import cldr_dir
-
-    return cldr_dir()
+    call.__qualname__ = f"{module}.{name}"
+    return call
 
 
 @dataclass(frozen=True)
 class Family:
     """An embedded benchmark family: ``<name>:<language>``, built by ``optical assets build``.
 
-    ``root`` gives the folder holding one built sub-folder per language (imported lazily:
-    reading a spec touches no asset module). ``corpus_label`` names the shared document
-    side, where there is one worth a name.
+    Adding a family is one entry here (its languages and how it is built, checked and
+    read), its measures in :mod:`optical.evaluation.measure_sets` when the default rule
+    does not fit, and its builder / loader functions.
+
+    Attributes
+    ----------
+    root
+        ``root()``: the folder holding one built sub-folder per language.
+    check
+        ``check(language) -> (state, why)``: ``ok``, ``missing`` or ``corrupt`` (with why).
+    build
+        ``build(languages)``: build those languages into ``root()``.
+    load
+        ``load(folder, split, language) -> RetrievalCollection``; None: the folder is a
+        BEIR folder (:func:`optical.data.beir.load_beir`).
+    measures
+        The :class:`~optical.evaluation.measure_sets.MeasureSet` kind its tables use; None:
+        picked from the qrels' grades (:func:`~optical.evaluation.measure_sets.measure_set`).
+    corpus_label
+        A reader's name of the shared document side, where there is one worth a name.
+    corpus
+        The cache name of that document side when another family shares it (None: the
+        family's own name), so one index serves both.
+
+    Every callable is imported lazily: reading a spec touches no asset module.
     """
 
     name: str
     languages: Mapping[str, Language] = field(repr=False)
     build_flag: str  # the `optical assets build` option that builds one language
     root: Callable[[], Path] = field(repr=False, compare=False)
+    check: Callable[[str], tuple[str, str]] = field(repr=False, compare=False)
+    build: Callable[[list[str]], object] = field(repr=False, compare=False)
+    load: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    measures: str | None = None
     corpus_label: str | None = None
+    corpus: str | None = None
 
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("bible", BIBLE_LANGUAGES, "--languages", _bible_root, "English New Testament (WEB)"),
-        Family("cldr", CLDR_LANGUAGES, "--cldr-languages", _cldr_root),
+        Family("bible", BIBLE_LANGUAGES, "--languages", root=_lazy("optical.assets.bible", "bible_dir"),
+               check=_lazy("optical.assets.bible", "bible_check"), build=_lazy("optical.assets.bible", "build_bible"),
+               corpus_label="English New Testament (WEB)"),
+        Family("cldr", CLDR_LANGUAGES, "--cldr-languages", root=_lazy("optical.assets.cldr", "cldr_dir"),
+               check=_lazy("optical.assets.cldr", "cldr_check"), build=_lazy("optical.assets.cldr", "build_cldr")),
     )
 }
 EMBEDDED = tuple(FAMILIES)
@@ -152,6 +182,14 @@ class DatasetSpec:
         return self.family if self.family != COLLECTION else Path(self.text).name
 
     @property
+    def measures(self) -> str | None:
+        """The measure-set kind an embedded family declares (None: from the qrels)."""
+        if self.inner is not None:
+            return self.inner.measures
+        fam = FAMILIES.get(self.family)
+        return fam.measures if fam else None
+
+    @property
     def corpus_name(self) -> str:
         """Cache name of the document side: the family for embedded specs (``bible:sw`` and
         ``bible:de`` share the English ``bible`` corpus), else the file stem or the
@@ -159,7 +197,7 @@ class DatasetSpec:
         if self.inner is not None:
             return self.inner.corpus_name
         if self.is_embedded:
-            return self.family
+            return FAMILIES[self.family].corpus or self.family
         path = Path(self.text)
         return path.stem if path.is_file() else path.resolve().name
 

@@ -57,7 +57,7 @@ class TokenGeometry:
     ``kind="raw"`` is the identity. Fit with :meth:`fit` on the teacher's content tokens.
     """
 
-    kind: str = "center"  # one of GEOMETRY_KINDS
+    kind: str = "whiten"  # one of GEOMETRY_KINDS (the recipe's default)
     mean: Tensor | None = None  # [H]
     transform: Tensor | None = None  # [H, H] (whiten only)
 
@@ -66,7 +66,7 @@ class TokenGeometry:
             raise ValueError(f"geometry must be 'raw', 'center' or 'whiten', got {self.kind!r}")
 
     @classmethod
-    def fit(cls, tokens: Tensor, kind: str = "center", shrinkage: float = 0.1) -> TokenGeometry:
+    def fit(cls, tokens: Tensor, kind: str = "whiten", shrinkage: float = 0.1) -> TokenGeometry:
         """Fit on teacher token vectors ``tokens`` [N, H] (content tokens only)."""
         if kind == "raw":
             return cls("raw")

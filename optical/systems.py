@@ -13,14 +13,15 @@ Encoders are loaded once per process and shared (:func:`load_encoder_cached`).
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from optical.dataset_spec import DatasetSpec
 from optical.encoders import Encoder, load_encoder
 from optical.hf import looks_like_path
+from optical.run_folder import RunFolder, read_summary
 
 __all__ = ["System", "ZERO_SHOT", "parse_system", "load_encoder_cached", "release_encoders", "corpus_name"]
 
@@ -40,6 +41,23 @@ class System:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def identity(self) -> dict[str, Any]:
+        """What makes two evaluations of this system the same: its fields, and for a
+        trained system its run's training time (a retrained run in the same folder is a
+        different system). Part of every results row's key."""
+        ident: dict[str, Any] = self.to_dict()
+        if self.run_dir:
+            folder = RunFolder(Path(self.run_dir))
+            ident["summary"] = folder.summary().train_seconds if folder.finished else None
+        return ident
+
+    @property
+    def student_side(self) -> str:
+        """Which side the trained encoder reads (``query`` unless its run says otherwise)."""
+        if self.run_dir and RunFolder(Path(self.run_dir)).finished:
+            return read_summary(self.run_dir).student_side
+        return "query"
+
 
 def parse_system(spec: str, name: str | None = None) -> System:
     """Turn a system spec (see the module docstring) into a :class:`System`."""
@@ -56,15 +74,10 @@ def parse_system(spec: str, name: str | None = None) -> System:
             if not model.strip() or (not Path(model).exists() and looks_like_path(model)):
                 raise ValueError(f"{spec!r}: {side} model {model!r}: no such model folder")
         return System(name or spec, parts["query"], parts["doc"], "model")
-    summary = Path(spec) / "summary.json"
-    if summary.is_file():
-        info = _read_summary(summary)
-        student, teacher = Path(info["student"]), info["teacher"]
-        if not student.is_dir():  # the run folder was moved: the student is inside it
-            student = Path(spec) / student.name
-        student = str(student)
-        query, doc = (student, teacher) if info.get("student_side", "query") == "query" else (teacher, student)
-        return System(name or info["system"], query, doc, "trained", str(Path(spec)))
+    if RunFolder(Path(spec)).finished:
+        info = read_summary(spec)
+        query, doc = (info.student, info.teacher) if info.student_side == "query" else (info.teacher, info.student)
+        return System(name or info.system, query, doc, "trained", str(Path(spec)))
     if Path(spec).exists() and not (Path(spec) / "config.json").is_file():
         raise ValueError(f"{spec}: neither a model folder (config.json) nor a finished run (summary.json); "
                          "if it is a run in progress, wait for it to finish")
@@ -73,19 +86,6 @@ def parse_system(spec: str, name: str | None = None) -> System:
                          "summary.json, a model folder, a bundled name, a Hugging Face id or "
                          "query=<model>,doc=<model>)")
     return System(name or Path(spec).name or spec, spec, spec, "model")
-
-
-def _read_summary(path: Path) -> dict:
-    """A run's summary.json, checked for what a system needs (student, teacher)."""
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); is the run folder damaged?") from None
-    missing = [k for k in ("student", "teacher") if not isinstance(info, dict) or not isinstance(info.get(k), str)]
-    if missing:
-        raise ValueError(f"{path}: a run summary needs {' and '.join(missing)} (model paths)")
-    info.setdefault("system", path.parent.name)
-    return info
 
 
 def load_encoder_cached(name_or_path: str, device: str | None = None) -> Encoder:

@@ -91,22 +91,22 @@ def test_alignment_rows_match_direct_encoding(tmp_path, tiny_model_dir):
         enc.encode(data["sw"].foreign, True), enc.encode(data["sw"].english, True)
     )
     for m in ("alignment", "uniformity", "mining_acc"):
-        assert row["metrics"][m] == pytest.approx(direct[m])
+        assert row.metrics[m] == pytest.approx(direct[m])
     assert (
-        row["task"] == "embedding"
-        and row["dataset"] == f"bitext:{bitext}"
-        and row["split"] == "test"
+        row.task == "embedding"
+        and row.dataset == f"bitext:{bitext}"
+        and row.split == "test"
     )
-    assert np.mean(list(row["per_query"]["mining_acc"].values())) == pytest.approx(
-        row["metrics"]["mining_acc"]
+    assert np.mean(list(row.per_query["mining_acc"].values())) == pytest.approx(
+        row.metrics["mining_acc"]
     )
     # the same sentences on both sides through the same model: perfectly aligned, all mined
     same = parallel_data({"sw": str(bitext)})
     same["sw"].english = list(same["sw"].foreign)
     (ident,) = alignment_rows([(system, {})], same)
     assert (
-        ident["metrics"]["alignment"] == pytest.approx(0.0, abs=1e-9)
-        and ident["metrics"]["mining_acc"] == 1.0
+        ident.metrics["alignment"] == pytest.approx(0.0, abs=1e-9)
+        and ident.metrics["mining_acc"] == 1.0
     )
     with pytest.raises(ValueError, match="side must be"):
         alignment_rows([(system, {})], data, side="left")

@@ -82,9 +82,9 @@ def test_threshold_curves_agree_with_the_evaluation_package(tmp_path, tiny_model
     extra = {"group": "g", "seed": None, "variant": "zero-shot"}
     (row,) = f1_rows(best, [(system, extra)], k=5)
     assert (
-        row["task"] == "threshold"
-        and row["metrics"]["F1"] == pytest.approx(ref.f1)
-        and row["group"] == "g"
+        row.task == "threshold"
+        and row.metrics["F1"] == pytest.approx(ref.f1)
+        and row.group == "g"
     )
     store = ResultsStore(tmp_path / "r.jsonl")
     assert (

@@ -357,13 +357,13 @@ def test_results_tables_marks_gap_and_curves(settings, app_env):
     assert set(means["language"]) == set(LANGUAGES) and (means["n_runs"] == 1).all()
     marks = significance_marks(data, "test", "bible", systems=["zero-shot", "tiny-optical"])
     sw = marks[(marks["language"] == "sw") & (marks["measure"] == "AP")].iloc[0]
-    assert sw["mark"] == " ▲" and sw["delta"] > 0.15
+    assert sw["mark"] == " †" and sw["delta"] > 0.15
     table = display_table(means, marks, "AP")
     assert list(table.columns) == ["sw", "tl", "de", "avg"] and list(table.index) == [
         "zero-shot",
         "tiny-optical",
     ]
-    assert table.loc["tiny-optical", "sw"].endswith("▲") and "▲" not in table.loc["zero-shot", "sw"]
+    assert table.loc["tiny-optical", "sw"].endswith("†") and "†" not in table.loc["zero-shot", "sw"]
     csv = csv_frame(means, marks, "test", "bible")
     assert {"benchmark", "split", "system", "language", "label", "value", "p_adjusted"} <= set(
         csv.columns
@@ -419,9 +419,9 @@ def test_figures_have_token_axes_caps_and_no_streamlit():
             "value": [0.5, 0.7],
         }
     )
-    marks = pd.DataFrame({"measure": ["AP"], "language": ["sw"], "system": ["b"], "mark": [" ▲"]})
+    marks = pd.DataFrame({"measure": ["AP"], "language": ["sw"], "system": ["b"], "mark": [" †"]})
     bars = language_bars(means, "AP", marks)
-    assert [t.name for t in bars.data] == ["a", "b"] and bars.data[1].text[0] == "0.70 ▲"
+    assert [t.name for t in bars.data] == ["a", "b"] and bars.data[1].text[0] == "0.70 †"
     assert not any(
         name == "streamlit" or name.startswith("streamlit.") for name in _imports_of("optical.viz")
     )

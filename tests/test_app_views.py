@@ -138,7 +138,7 @@ def test_results_view_tables_marks_and_interactions(env):
     assert at.selectbox(key="split").value == "test"
     table = first_table(at)  # R@1
     assert list(table.index) == ["zero-shot", "tiny-optical", "optical-100", "optical-1000"]
-    assert table.loc["tiny-optical", "sw"].endswith("▲")
+    assert table.loc["tiny-optical", "sw"].endswith("†")
     assert len(at.get("plotly_chart")) >= 4  # bars, gap, spread, size, curves
     assert at.get("download_button")
     at.multiselect(key="systems").set_value(["zero-shot", "tiny-optical"]).run()
@@ -147,9 +147,9 @@ def test_results_view_tables_marks_and_interactions(env):
     at.selectbox(key="baseline").set_value("tiny-optical").run()
     no_exception(at)
     flipped = first_table(at)
-    assert flipped.loc["zero-shot", "sw"].endswith("▼") and not flipped.loc[
+    assert flipped.loc["zero-shot", "sw"].endswith("‡") and not flipped.loc[
         "tiny-optical", "sw"
-    ].endswith("▲")
+    ].endswith("†")
     at.selectbox(key="split").set_value("dev").run()
     no_exception(at)
     assert first_table(at).loc["zero-shot", "sw"] != table.loc["zero-shot", "sw"]

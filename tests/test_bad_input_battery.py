@@ -608,14 +608,6 @@ def _results_store(rows: list[str]) -> Callable[[dict], Any]:
     return call
 
 
-def _row_skipped(why: str) -> Callable[[Any, dict], None]:
-    def check(result: Any, w: dict) -> None:
-        data, messages = result
-        assert set(data.summary["key"]) == {"k1"}  # the good row is kept, the bad one is not
-        assert any("line 2" in m and re.search(why, m) for m in messages), messages
-
-    return check
-
 
 def _settings_env(name: str, value: str) -> Callable[[dict], Any]:
     def call(w: dict) -> Any:
@@ -763,8 +755,8 @@ LIB: list[Case] = [
     Case("L", "lib", "bitext-one-column", _lib("optical.data.bitext", "read_bitext_tsv", "{bitext_cols}"), Err("column|line 2|tab")),
     Case("L", "lib", "bitext-empty-file", _lib("optical.data.bitext", "read_bitext_tsv", "{empty}"), Err("empty|header|no pairs")),
     Case("L", "lib", "bitext-binary", _lib("optical.data.bitext", "read_bitext_tsv", "{binary}"), Err("UTF-8|binary|header")),
-    Case("L", "lib", "spec-unknown-benchmark", _lib("optical.dataset_loading", "parse_spec", "bibel:sw"), Err("bibel:sw")),
-    Case("L", "lib", "spec-no-language", _lib("optical.dataset_loading", "parse_spec", "bible:"), Err("bible:")),
+    Case("L", "lib", "spec-unknown-benchmark", _lib("optical.dataset_loading", "load_collection", "bibel:sw"), Err("bibel:sw.*bible:<lang>", types=(FileNotFoundError,))),
+    Case("L", "lib", "spec-no-language", _lib("optical.dataset_loading", "load_collection", "bible:"), Err("bible:")),
     Case("L", "lib", "spec-unknown-language", _lib("optical.dataset_loading", "dataset_dir", "bible:xx"), Err("xx")),
     Case("L", "lib", "spec-extra-part", _lib("optical.dataset_loading", "dataset_dir", "bible:sw:nosplit"), Err("bible:sw:nosplit|nosplit")),
     # config overrides and sweep specs
@@ -781,10 +773,11 @@ LIB: list[Case] = [
     Case("C", "lib", "spec-typo-key", _spec_lib("spec_typo"), Err("eval_spilt")),
     Case("C", "lib", "spec-grid-2-seeds", _spec_lib("spec_ok"), Doc("a 2-value axis gives 2 runs", _two_runs)),
     # the results store the app reads
-    # documented: a malformed row is skipped with a ResultsStoreWarning naming its line
-    Case("L", "lib", "store-row-without-metrics", _results_store([GOOD_ROW, ROW.format(i=2, extra="")]), Doc("row skipped, warned", _row_skipped("metrics"))),
-    Case("L", "lib", "store-row-not-an-object", _results_store([GOOD_ROW, "[1, 2, 3]"]), Doc("row skipped, warned", _row_skipped("object"))),
-    Case("L", "lib", "store-row-metrics-not-numbers", _results_store([GOOD_ROW, ROW.format(i=3, extra=', "metrics": {"AP": "high"}')]), Doc("row skipped, warned", _row_skipped("number"))),
+    # a row that does not fit the row schema is an error naming its line
+    Case("L", "lib", "store-row-without-metrics", _results_store([GOOD_ROW, ROW.format(i=2, extra="")]), Err("line 2: missing metrics")),
+    Case("L", "lib", "store-row-not-an-object", _results_store([GOOD_ROW, "[1, 2, 3]"]), Err("line 2: not a JSON object")),
+    Case("L", "lib", "store-row-metrics-not-numbers", _results_store([GOOD_ROW, ROW.format(i=3, extra=', "metrics": {"AP": "high"}')]), Err("line 2: metrics must map measure names to numbers")),
+    Case("L", "lib", "store-row-seed-not-an-integer", _results_store([GOOD_ROW, ROW.format(i=5, extra=', "metrics": {"AP": 0.5}, "seed": "one"')]), Err("line 2: seed must be an integer")),
     Case("L", "lib", "store-broken-line-in-the-middle", _results_store([GOOD_ROW, "{not json", GOOD_ROW.replace("k1", "k4")]), Err("line 2")),
 ]
 

@@ -6,8 +6,10 @@ import pytest
 
 from optical.data.beir import load_beir
 from optical.evaluation import evaluate
+from optical.report import bench_table
 from optical.results import ResultsStore
-from optical.results.collect import bench, bench_table, evaluate_system
+from optical.results.collect import bench, evaluate_system
+from optical.results.frames import results_frame
 from optical.sweeps.runner import load_spec, plan, run_sweep, select
 from optical.systems import parse_system
 from tests.train_fixtures import write_tiny_beir, write_tiny_bitext
@@ -38,10 +40,10 @@ def test_results_store_recovers_from_a_cut_line(tmp_path):
     store.append({"key": "a", "system": "s", "dataset": "d", "language": "sw", "split": "test", "metrics": {"AP": 0.5}})
     with open(store.path, "a") as fh:
         fh.write('{"key": "b", "sys')  # crash mid-append
-    assert [r["key"] for r in store.rows()] == ["a"]
+    assert [r.key for r in store.rows()] == ["a"]
     store.append({"key": "c", "system": "s", "dataset": "d", "language": "tl", "split": "test", "metrics": {"AP": 1}})
-    assert [r["key"] for r in store.rows()] == ["a", "c"]
-    assert store.summary_frame()["value"].tolist() == [0.5, 1.0]
+    assert [r.key for r in store.rows()] == ["a", "c"]
+    assert results_frame(store)["value"].tolist() == [0.5, 1.0]
 
 
 def test_bench_rows_match_direct_evaluation_and_are_not_redone(tmp_path, tiny_model_dir):
@@ -51,7 +53,7 @@ def test_bench_rows_match_direct_evaluation_and_are_not_redone(tmp_path, tiny_mo
     rows = bench([system], [str(data)], store=store, progress=None)
     assert len(rows) == 1 and len(store.rows()) == 1
     row = rows[0]
-    assert row["n_queries"] == 12 and row["language"] == "tiny"
+    assert row.n_queries == 12 and row.language == "tiny"
     # the stored numbers are what evaluating the same run gives
     from optical.retrieval import Retriever, corpus_index
     from optical.systems import load_encoder_cached
@@ -60,14 +62,14 @@ def test_bench_rows_match_direct_evaluation_and_are_not_redone(tmp_path, tiny_mo
     col = load_beir(data, "test")
     run = Retriever(enc, enc, corpus_index(enc, col.corpus, "tiny", progress=False)).search(col.queries, k=100)
     direct = evaluate(run, col.qrels, ["AP", "R(rel=2)@1"])
-    assert row["metrics"]["AP"] == pytest.approx(direct["AP"]) and row["metrics"]["R(rel=2)@1"] == pytest.approx(
+    assert row.metrics["AP"] == pytest.approx(direct["AP"]) and row.metrics["R(rel=2)@1"] == pytest.approx(
         direct["R(rel=2)@1"])
-    assert sorted(row["per_query"]["AP"]) == sorted(col.qrels)
+    assert sorted(row.per_query["AP"]) == sorted(col.qrels)
     assert bench([system], [str(data)], store=store, progress=None) == []  # already there
-    table = bench_table(store, dataset_family=None)  # one system: languages as rows
+    table = bench_table(store.rows(), dataset_family=None)  # one system: languages as rows
     assert "**tiny**" in table and "| MAP |" in table
-    assert f"| tiny | unknown | 12 | {row['metrics']['R(rel=2)@1']:.3f} |" in table
-    assert evaluate_system(system, str(data), "dev")["n_queries"] == 12
+    assert f"| tiny | unknown | 12 | {row.metrics['R(rel=2)@1']:.3f} |" in table
+    assert evaluate_system(system, str(data), "dev").n_queries == 12
 
 
 def test_bench_cli_group_labels_rows_and_filters_the_table(tmp_path, tiny_model_dir, capsys):
@@ -77,7 +79,7 @@ def test_bench_cli_group_labels_rows_and_filters_the_table(tmp_path, tiny_model_
     store = tmp_path / "results.jsonl"
     common = ["bench", "--store", str(store), "--datasets", str(data), "--systems", str(tiny_model_dir)]  # named "model"
     assert main([*common, "--group", "g1"]) == 0
-    assert [r["group"] for r in ResultsStore(store).rows()] == ["g1"]
+    assert [r.group for r in ResultsStore(store).rows()] == ["g1"]
     capsys.readouterr()
     assert main([*common, "--table-only", "--group", "g1"]) == 0
     assert "| tiny | unknown | 12 |" in capsys.readouterr().out
@@ -127,9 +129,9 @@ name = "mse"
     stats = run_sweep(spec, store, progress=None)
     assert (stats["trained"], stats["evaluated"]) == (4, 5)
     rows = store.rows()
-    assert {r["system"] for r in rows} == {"optical-bitext", "mse-bitext", tiny_model_dir.name}
-    assert {r["seed"] for r in rows if r["system"] == "mse-bitext"} == {0, 1}
-    assert all(r["group"] == "unit" for r in rows)
+    assert {r.system for r in rows} == {"optical-bitext", "mse-bitext", tiny_model_dir.name}
+    assert {r.seed for r in rows if r.system == "mse-bitext"} == {0, 1}
+    assert all(r.group == "unit" for r in rows)
     again = run_sweep(spec, store, progress=None)
     assert (again["trained"], again["skipped"], again["evaluated"]) == (0, 4, 0)
     # an interrupted run: its checkpoint is there but not its summary -> resumed, then evaluated

@@ -132,24 +132,26 @@ def test_importing_the_type_loads_no_heavy_module():
 
 @pytest.mark.parametrize("text", ["bible:sw", "cldr:so", "/data/beir/sw", "runs/x:y/sw", "bitext:bible:sw"])
 def test_readers_agree_with_the_type(text):
-    from optical.app.results_view import family
-    from optical.results.frames import dataset_family
+    from optical.results.frames import dataset_family, per_query_frame, results_frame
+    from optical.results.row import ResultRow
     from optical.systems import corpus_name
 
     spec = DatasetSpec.parse(text)
-    assert dataset_family(text) == spec.family
-    assert family(text) == spec.benchmark
+    row = ResultRow.from_dict({"key": "k", "system": "s", "dataset": text, "language": spec.language,
+                               "split": "test", "metrics": {"AP": 0.5}, "per_query": {"AP": {"q": 0.5}}})
+    assert dataset_family(text) == row.family == spec.family
+    assert row.benchmark == spec.benchmark
+    assert results_frame([row])[["family", "benchmark"]].iloc[0].tolist() == [spec.family, spec.benchmark]
+    assert per_query_frame([row])["benchmark"].tolist() == [spec.benchmark]  # the app's benchmark column
     assert corpus_name(text) == spec.corpus_name
-    if not spec.is_bitext:
-        from optical.results.collect import dataset_language
-
-        assert dataset_language(text) == spec.language
 
 
 def test_app_family_of_a_folder_with_a_colon_is_its_name():
-    from optical.app.results_view import family
+    from optical.results.row import ResultRow
 
-    assert family("runs/x:y/sw") == "sw"  # was "runs/x" (split at the first colon)
+    row = ResultRow.from_dict({"key": "k", "system": "s", "dataset": "runs/x:y/sw", "language": "sw",
+                               "split": "test", "metrics": {}})
+    assert row.benchmark == "sw"  # was "runs/x" (split at the first colon)
 
 
 def test_system_name_of_a_training_file_under_a_folder_with_a_colon(tmp_path):
@@ -195,8 +197,8 @@ def test_check_dataset_spec_refuses_a_bitext_row_name():
 
 
 def test_bench_table_filters_by_the_parsed_family(tmp_path):
+    from optical.report import bench_table
     from optical.results import ResultsStore
-    from optical.results.collect import bench_table
 
     def row(system, dataset, language, values):
         per_query = {"R@1": {f"q{i}": float(v) for i, v in enumerate(values)}}
@@ -206,7 +208,7 @@ def test_bench_table_filters_by_the_parsed_family(tmp_path):
     store = ResultsStore(tmp_path / "r.jsonl")
     store.extend([row("a", str(tmp_path / "beir" / "sw"), "sw", [1, 0, 1, 1]),
                   row("a", "bible:tl", "tl", [0, 0, 0, 1])])
-    table = bench_table(store, measures=["R@1"], baseline=None, dataset_family="collection")
+    table = bench_table(store.rows(), measures=["R@1"], baseline=None, dataset_family="collection")
     assert "sw" in table and "tl" not in table  # was "no results match" (no path starts "collection:")
-    table = bench_table(store, measures=["R@1"], baseline=None, dataset_family="bible")
+    table = bench_table(store.rows(), measures=["R@1"], baseline=None, dataset_family="bible")
     assert "tl" in table and "sw" not in table

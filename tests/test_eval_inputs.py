@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
 from optical.cli import main
-from optical.results import ResultsStore, ResultsStoreWarning
+from optical.results import ResultsStore
 from tests.train_fixtures import write_tiny_beir
 
 # --------------------------------------------------------------------------- fixtures
@@ -57,7 +56,7 @@ def _err(capsys) -> str:
 
 
 def test_measure_set_follows_the_qrels_grades():
-    from optical.results.collect import BENCH_MEASURES, measure_set
+    from optical.evaluation.measure_sets import BENCH_MEASURES, measure_set
 
     bible = {"q1": {"a": 2, "b": 1}, "q2": {"c": 2}}
     assert measure_set(bible).measures == BENCH_MEASURES  # the Bible set is unchanged
@@ -67,7 +66,7 @@ def test_measure_set_follows_the_qrels_grades():
 
 
 def test_labels_say_which_relevance_they_count():
-    from optical.results.collect import LABELS, measure_label
+    from optical.evaluation.measure_sets import LABELS, measure_label
 
     assert LABELS["R(rel=2)@1"] == "R@1 (rel=2)" and LABELS["RR(rel=2)@10"] == "MRR@10 (rel=2)"
     assert LABELS["R@1"] == "R@1" and LABELS["RR@10"] == "MRR@10" and LABELS["AP"] == "MAP"
@@ -77,13 +76,15 @@ def test_labels_say_which_relevance_they_count():
 
 def test_bench_on_grade1_qrels_scores_what_evaluate_scores(tmp_path, beir1, tiny_model_dir):
     from optical.evaluation import evaluate
-    from optical.results.collect import BINARY_MEASURES, bench, bench_table
+    from optical.evaluation.measure_sets import BINARY_MEASURES
+    from optical.report import bench_table
+    from optical.results.collect import bench
     from optical.retrieval import Retriever, corpus_index
     from optical.systems import load_encoder_cached, parse_system
 
     store = ResultsStore(tmp_path / "r.jsonl")
     [row] = bench([parse_system(str(tiny_model_dir), name="tiny")], [str(beir1)], store=store, progress=None)
-    assert tuple(row["metrics"]) == BINARY_MEASURES
+    assert tuple(row.metrics) == BINARY_MEASURES
     enc = load_encoder_cached(str(tiny_model_dir))
     from optical.data.beir import load_beir
 
@@ -91,28 +92,33 @@ def test_bench_on_grade1_qrels_scores_what_evaluate_scores(tmp_path, beir1, tiny
     run = Retriever(enc, enc, corpus_index(enc, col.corpus, "tiny1", progress=False)).search(col.queries, k=100)
     direct = evaluate(run, col.qrels, ["R@1", "RR@10"])
     assert direct["R@1"] > 0
-    assert row["metrics"]["R@1"] == pytest.approx(direct["R@1"])
-    assert row["metrics"]["RR@10"] == pytest.approx(direct["RR@10"])
-    table = bench_table(store, dataset_family=None)
+    assert row.metrics["R@1"] == pytest.approx(direct["R@1"])
+    assert row.metrics["RR@10"] == pytest.approx(direct["RR@10"])
+    table = bench_table(store.rows(), dataset_family=None)
     assert "| R@1 | MRR@10 | MAP | nDCG@10 |" in table and "(rel=2)" not in table
-    assert f"| {row['metrics']['R@1']:.3f} |" in table
+    assert f"| {row.metrics['R@1']:.3f} |" in table
     assert "grade >= 1" in table
 
 
 def test_bench_keeps_the_graded_set_and_its_store_keys(tmp_path, beir2, tiny_model_dir):
-    from optical.results import result_key
-    from optical.results.collect import BENCH_MEASURES, _system_identity, bench, bench_table
+    import hashlib
+
+    from optical.evaluation.measure_sets import BENCH_MEASURES
+    from optical.report import bench_table
+    from optical.results.collect import bench
     from optical.systems import parse_system
 
     store = ResultsStore(tmp_path / "r.jsonl")
     system = parse_system(str(tiny_model_dir), name="tiny")
     [row] = bench([system], [str(beir2)], store=store, progress=None)
-    assert tuple(row["metrics"]) == BENCH_MEASURES
-    # rows stored before this change are still found (same key: same measures)
-    payload = {"system": _system_identity(system), "dataset": str(beir2), "split": "test", "k": 100,
+    assert tuple(row.metrics) == BENCH_MEASURES
+    # rows stored before this change are still found: the key is the hash of the payload
+    # earlier versions hashed (system fields, dataset, split, k, mode, measures)
+    payload = {"system": system.to_dict(), "dataset": str(beir2), "split": "test", "k": 100,
                "mode": "pooled", "measures": list(BENCH_MEASURES)}
-    assert row["key"] == result_key(payload)
-    table = bench_table(store, dataset_family=None)
+    old_key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    assert row.key == old_key
+    table = bench_table(store.rows(), dataset_family=None)
     assert "| R@1 (rel=2) | MRR@10 (rel=2) | MAP | nDCG@10 |" in table
 
 
@@ -127,7 +133,7 @@ def test_bench_cli_prints_binary_labels_for_grade1_qrels(tmp_path, beir1, tiny_m
 
 
 def test_store_tables_pick_measures_from_the_rows():
-    from optical.results.collect import TABLE_MEASURES, measure_note, table_measures
+    from optical.evaluation.measure_sets import TABLE_MEASURES, measure_note, table_measures
 
     assert table_measures(["R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10", "R@100"]) == TABLE_MEASURES
     assert table_measures(["R@1", "RR@10", "AP", "nDCG@10", "R@10"]) == ("R@1", "RR@10", "AP", "nDCG@10")
@@ -368,32 +374,37 @@ def _good_row(key: str) -> dict:
             "metrics": {"AP": 0.5}, "per_query": {"AP": {"q1": 0.5, "q2": 0.5}}}
 
 
-def test_store_row_without_metrics_is_skipped_with_a_warning(tmp_path):
+def test_store_row_that_does_not_fit_the_schema_is_an_error_naming_its_line(tmp_path):
     from optical.app.results_view import load_results
 
     path = tmp_path / "r.jsonl"
     bad = _good_row("b")
     del bad["metrics"]
-    lines = [_good_row("a"), bad, {**_good_row("c"), "metrics": {"AP": "high"}}, [1, 2], _good_row("d")]
-    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    with pytest.warns(ResultsStoreWarning, match=r"line 2: missing metrics; row skipped"):
-        rows = ResultsStore(path).rows()
-    assert [r["key"] for r in rows] == ["a", "d"]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResultsStoreWarning)
-        data = load_results(path)  # the app's reader: KeyError: 'metrics' before
-    assert sorted(set(data.summary["key"])) == ["a", "d"]
-    assert len([w for w in caught if w.category is ResultsStoreWarning]) == 3  # once per bad row
+    cases = [
+        (bad, "line 2: missing metrics"),
+        ({**_good_row("c"), "metrics": {"AP": "high"}}, "line 2: metrics must map measure names to numbers"),
+        ([1, 2], r"line 2: not a JSON object \(list\)"),
+        ({**_good_row("e"), "seed": "zero"}, "line 2: seed must be an integer"),
+        ({**_good_row("f"), "task": "ranking"}, "line 2: task must be one of"),
+        ({**_good_row("g"), "config": [1]}, "line 2: config must be JSON objects"),
+    ]
+    for row, message in cases:
+        path.write_text("".join(json.dumps(x) + "\n" for x in [_good_row("a"), row, _good_row("d")]))
+        with pytest.raises(ValueError, match=message):
+            ResultsStore(path).rows()
+        with pytest.raises(ValueError, match=message):
+            load_results(path)  # the app's reader: KeyError: 'metrics' before
+    path.write_text("".join(json.dumps(x) + "\n" for x in [_good_row("a"), _good_row("d")]))
+    assert [r.key for r in ResultsStore(path).rows()] == ["a", "d"]
 
 
-def test_bench_table_reads_a_store_with_a_malformed_row(tmp_path):
-    from optical.results.collect import bench_table
+def test_bench_table_refuses_a_store_with_a_malformed_row(tmp_path):
+    from optical.report import bench_table
 
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(_good_row("a")) + "\n" + json.dumps({"key": "x"}) + "\n")
-    with pytest.warns(ResultsStoreWarning):
-        table = bench_table(ResultsStore(path), measures=["AP"])
-    assert "| sw | low | 2 | 0.500 |" in table
+    with pytest.raises(ValueError, match="line 2: missing system"):
+        bench_table(ResultsStore(path).rows(), measures=["AP"])
 
 
 def test_results_store_that_is_a_folder(tmp_path):

@@ -220,7 +220,7 @@ def test_notebook_runs_on_smoke_parameters(name, world):
         NOTEBOOKS / f"{name}.ipynb", _parameters(name, world), cwd=world["root"], timeout=600
     )
     text, figures = _outputs(nb)
-    rows = ResultsStore(world["root"] / "results.jsonl").rows()
+    rows = [r.to_dict() for r in ResultsStore(world["root"] / "results.jsonl").rows()]  # stored objects
     groups = {r["group"] for r in rows}
     systems = {r["system"] for r in rows}
     if name == "01_quickstart":

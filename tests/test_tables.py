@@ -10,13 +10,18 @@ import pytest
 from scipy import stats
 
 from optical.evaluation import (
+    Comparison,
     holm,
     language_spread,
     mean_table,
     resource_gap,
     significance_table,
-    to_markdown,
 )
+
+
+def to_markdown(results, **kw):
+    """The paper-table markdown (formerly ``tables.to_markdown``)."""
+    return Comparison.from_results(results, **kw).to_markdown()
 
 SMALL = {
     # (system, language, measure): values of q1, q2

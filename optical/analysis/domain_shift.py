@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optical.assets.languages import resource_level
-from optical.results import ResultsStore, result_key
+from optical.dataset_spec import DatasetSpec
 from optical.results.frames import dataset_family
+from optical.results.row import ResultRow, make_row
+from optical.results.store import ResultsStore
 from optical.systems import System, corpus_name, load_encoder_cached
 
 __all__ = [
@@ -89,7 +90,6 @@ def threshold_curves(
     """
     from optical.dataset_loading import load_collection
     from optical.evaluation import best_f1_from_run, precision_recall_curve_from_run
-    from optical.results.collect import dataset_language
     from optical.retrieval import Retriever, corpus_index
 
     curves, best = [], []
@@ -99,7 +99,7 @@ def threshold_curves(
         info = {
             "dataset": dataset,
             "domain": domain_of(dataset),
-            "language": dataset_language(dataset),
+            "language": DatasetSpec.parse(dataset).language,
         }
         for system in systems:
             if progress:
@@ -141,55 +141,23 @@ def f1_rows(
     systems: Sequence[tuple[System, dict[str, Any]]],
     split: str = "test",
     k: int = 10,
-) -> list[dict[str, Any]]:
+) -> list[ResultRow]:
     """Results-store rows (``task = "threshold"``: measures ``F1``, ``F1_precision``,
     ``F1_recall``, ``F1_threshold``) from :func:`threshold_curves`' ``best`` frame."""
     extras = {s.name: (s, extra) for s, extra in systems}
     rows = []
     for rec in best.itertuples(index=False):
         system, extra = extras[rec.system]
-        payload = {
-            "task": "threshold",
-            "system": system.to_dict(),
-            "dataset": rec.dataset,
-            "split": split,
-            "k": k,
-            "relevance_level": int(rec.relevance_level),
-        } | extra
+        metrics = {"F1": rec.f1, "F1_precision": rec.precision, "F1_recall": rec.recall,
+                   "F1_threshold": rec.threshold}
         rows.append(
-            {
-                "key": result_key(payload),
-                "task": "threshold",
-                "system": system.name,
-                "kind": system.kind,
-                "query_model": system.query_model,
-                "doc_model": system.doc_model,
-                "run_dir": system.run_dir,
-                "dataset": rec.dataset,
-                "language": rec.language,
-                "resource": resource_level(rec.language),
-                "split": split,
-                "k": k,
-                "relevance_level": int(rec.relevance_level),
-                "metrics": {
-                    "F1": float(rec.f1),
-                    "F1_precision": float(rec.precision),
-                    "F1_recall": float(rec.recall),
-                    "F1_threshold": float(rec.threshold),
-                },
-                "config": _config(system),
-                **extra,
-            }
+            make_row(
+                system, rec.dataset, split, metrics, task="threshold",
+                settings={"k": k, "relevance_level": int(rec.relevance_level)},
+                context=extra, language=rec.language,
+            )
         )
     return rows
-
-
-def _config(system: System) -> dict[str, Any] | None:
-    import json
-    from pathlib import Path
-
-    path = Path(system.run_dir or "") / "config.json"
-    return json.loads(path.read_text()) if system.run_dir and path.is_file() else None
 
 
 def store_f1(
@@ -201,7 +169,7 @@ def store_f1(
 ) -> int:
     """Append the F1 rows not yet in ``store``; return how many were added."""
     have = store.keys()
-    rows = [r for r in f1_rows(best, systems, split, k) if r["key"] not in have]
+    rows = [r for r in f1_rows(best, systems, split, k) if r.key not in have]
     store.extend(rows)
     return len(rows)
 

@@ -19,7 +19,6 @@ TSV files. Rows go to the results store with ``task = "embedding"`` and dataset
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optical.assets.languages import resource_level
-from optical.results import ResultsStore, result_key
+from optical.results.row import ResultRow, make_row, row_key
+from optical.results.store import ResultsStore
 from optical.systems import System, load_encoder_cached
 
 __all__ = [
@@ -84,7 +83,8 @@ def parallel_data(
         Keep the first ``limit`` pairs of each language.
     """
     from optical.data.squad import load_squad_parallel
-    from optical.dataset_loading import is_embedded, load_bitext
+    from optical.dataset_loading import load_bitext
+    from optical.dataset_spec import DatasetSpec
 
     out: dict[str, ParallelSet] = {}
     if squad_files:
@@ -108,7 +108,8 @@ def parallel_data(
     if not bitext:
         raise ValueError("give bitext (language -> spec) or squad_files")
     for lang, spec in bitext.items():
-        bt = load_bitext(spec, split) if is_embedded(spec) else load_bitext(spec)
+        embedded = DatasetSpec.parse(spec, check=False).is_embedded
+        bt = load_bitext(spec, split) if embedded else load_bitext(spec)
         n = len(bt.src) if limit is None else min(limit, len(bt.src))
         ids = (bt.ids or [str(i) for i in range(len(bt.src))])[:n]
         out[lang] = ParallelSet(
@@ -117,7 +118,7 @@ def parallel_data(
             list(bt.src[:n]),
             list(bt.tgt[:n]),
             list(ids),
-            split if is_embedded(spec) else "test",
+            split if embedded else "test",
         )
     return out
 
@@ -163,23 +164,6 @@ def _encode(model: str, texts: list[str], is_query: bool, device: str | None) ->
     return _CACHE[key]
 
 
-def _student_side(system: System) -> str:
-    if system.run_dir and (Path(system.run_dir) / "summary.json").is_file():
-        return json.loads((Path(system.run_dir) / "summary.json").read_text()).get(
-            "student_side", "query"
-        )
-    return "query"
-
-
-def _identity(system: System) -> dict[str, Any]:
-    ident = system.to_dict()
-    if system.run_dir and (Path(system.run_dir) / "summary.json").is_file():
-        ident["summary"] = json.loads((Path(system.run_dir) / "summary.json").read_text()).get(
-            "train_seconds"
-        )
-    return ident
-
-
 def alignment_rows(
     systems: Sequence[tuple[System, dict[str, Any]]],
     data: Mapping[str, ParallelSet],
@@ -188,7 +172,7 @@ def alignment_rows(
     device: str | None = None,
     skip: set[str] | None = None,
     progress: Any = None,
-) -> list[dict[str, Any]]:
+) -> list[ResultRow]:
     """Results-store rows (``task = "embedding"``) for every system and language.
 
     ``systems`` pairs each system with the extra row fields (group, seed, variant ...), as
@@ -202,26 +186,13 @@ def alignment_rows(
     for system, extra in systems:
         student, teacher = (
             (system.query_model, system.doc_model)
-            if _student_side(system) == "query"
+            if system.student_side == "query"
             else (system.doc_model, system.query_model)
         )
-        config = None
-        if system.run_dir and (Path(system.run_dir) / "config.json").is_file():
-            config = json.loads((Path(system.run_dir) / "config.json").read_text())
         for lang, pairs in data.items():
             dataset = f"bitext:{pairs.source}"
-            key = result_key(
-                {
-                    "task": "embedding",
-                    "system": _identity(system),
-                    "dataset": dataset,
-                    "split": pairs.split,
-                    "n": len(pairs),
-                    "side": side,
-                    "margin": margin,
-                }
-                | extra
-            )
+            settings = {"side": side, "margin": margin}
+            key = row_key(system, dataset, pairs.split, "embedding", settings | {"n": len(pairs)}, extra)
             if skip and key in skip:
                 continue
             if progress:
@@ -232,31 +203,15 @@ def alignment_rows(
                 margin=margin,
             )
             rows.append(
-                {
-                    "key": key,
-                    "task": "embedding",
-                    "system": system.name,
-                    "kind": system.kind,
-                    "query_model": system.query_model,
-                    "doc_model": system.doc_model,
-                    "run_dir": system.run_dir,
-                    "dataset": dataset,
-                    "language": lang,
-                    "resource": resource_level(lang),
-                    "split": pairs.split,
-                    "side": side,
-                    "margin": margin,
-                    "n_queries": len(pairs),
-                    "metrics": {k: float(m[k]) for k in EMBEDDING_MEASURES},
-                    "per_query": {
-                        "alignment": dict(
-                            zip(pairs.ids, m["pair_alignment"].tolist(), strict=True)
-                        ),
+                make_row(
+                    system, dataset, pairs.split, {k: float(m[k]) for k in EMBEDDING_MEASURES},
+                    task="embedding", settings=settings, key_settings={"n": len(pairs)},
+                    per_query={
+                        "alignment": dict(zip(pairs.ids, m["pair_alignment"].tolist(), strict=True)),
                         "mining_acc": dict(zip(pairs.ids, m["pair_correct"].tolist(), strict=True)),
                     },
-                    "config": config,
-                    **extra,
-                }
+                    n_queries=len(pairs), context=extra, language=lang,
+                )
             )
     return rows
 
@@ -269,7 +224,7 @@ def evaluate_alignment(
     margin: str | None = None,
     device: str | None = None,
     progress: Any = print,
-) -> list[dict[str, Any]]:
+) -> list[ResultRow]:
     """Compute the rows not yet in ``store``, append them, return them."""
     rows = alignment_rows(systems, data, side, margin, device, skip=store.keys(), progress=progress)
     store.extend(rows)

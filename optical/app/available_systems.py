@@ -2,34 +2,22 @@
 
 A *finished run* is a folder holding ``summary.json`` (written by ``optical distill`` at
 the end); folders with only ``config.json`` / ``metrics.jsonl`` are runs in progress:
-listed for their learning curves, not offered as systems.
+listed for their learning curves, not offered as systems (:mod:`optical.run_folder` reads them).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from optical.app.settings import AppSettings
+from optical.run_folder import RunFolder, read_summary
 from optical.systems import System, parse_system
 
-__all__ = ["AppSystem", "RunFolder", "available_systems", "find_runs", "zero_shot"]
+__all__ = ["AppSystem", "available_systems", "find_runs", "zero_shot"]
 
 _SKIP = {"best", "last", "checkpoint", "__pycache__"}
-
-
-@dataclass(frozen=True)
-class RunFolder:
-    """A training run folder: ``finished`` when it has ``summary.json``."""
-
-    path: Path
-    finished: bool
-
-    @property
-    def name(self) -> str:
-        return self.path.name
 
 
 @dataclass(frozen=True)
@@ -66,11 +54,9 @@ def find_runs(roots: Iterable[Path], max_depth: int = 4) -> list[RunFolder]:
     found: dict[Path, RunFolder] = {}
 
     def walk(folder: Path, depth: int) -> None:
-        if (folder / "summary.json").is_file():
-            found[folder.resolve()] = RunFolder(folder, True)
-            return
-        if (folder / "metrics.jsonl").is_file() and (folder / "config.json").is_file():
-            found[folder.resolve()] = RunFolder(folder, False)
+        run = RunFolder(folder)
+        if run.finished or run.started:
+            found[folder.resolve()] = run
             return
         if depth >= max_depth:
             return
@@ -90,27 +76,27 @@ def find_runs(roots: Iterable[Path], max_depth: int = 4) -> list[RunFolder]:
 def _trained(run: Path) -> AppSystem:
     """An :class:`AppSystem` for a finished run (with ``problem`` set when it is unusable)."""
     try:
-        info = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        info = read_summary(run)
         system = parse_system(str(run))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError) as err:
         dummy = System(run.name, "", "", "trained", str(run))
         return AppSystem(
             run.name, dummy, "", "", str(run), {}, f"{run}: unreadable run summary ({err})"
         )
-    side = info.get("student_side", "query")
+    side = info.student_side
     student, teacher = (
         (system.query_model, system.doc_model)
         if side == "query"
         else (system.doc_model, system.query_model)
     )
-    cfg = info.get("config") or {}
+    cfg = info.config
     brief = {
         "run": str(run),
         "objective": (cfg.get("objective") or {}).get("name"),
         "train": (cfg.get("data") or {}).get("train"),
-        "pairs": info.get("pairs"),
-        "steps": info.get("steps"),
-        "best_dev_rr10": info.get("best_dev_rr10"),
+        "pairs": info.pairs,
+        "steps": info.steps,
+        "best_dev_rr10": info.best_dev_rr10,
         "student_side": side,
     }
     problem = None
@@ -119,20 +105,13 @@ def _trained(run: Path) -> AppSystem:
     return AppSystem(system.name, system, student, teacher, str(run), brief, problem)
 
 
-def _finished_at(run: Path) -> float:
+def _best_dev(run: RunFolder) -> float:
+    """The run's best dev MRR@10 (from its summary); -1 when it has none."""
     try:
-        return (run / "summary.json").stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _best_dev(run: Path) -> float:
-    """The run's best dev MRR@10 (from ``summary.json``); -1 when it has none."""
-    try:
-        value = json.loads((run / "summary.json").read_text()).get("best_dev_rr10")
+        value = run.summary().best_dev_rr10
     except (OSError, ValueError):
         return -1.0
-    return float(value) if isinstance(value, (int, float)) else -1.0
+    return float(value) if value is not None else -1.0
 
 
 def available_systems(settings: AppSettings) -> list[AppSystem]:
@@ -142,7 +121,7 @@ def available_systems(settings: AppSettings) -> list[AppSystem]:
     systems = [zero_shot(settings)]
     seen = {"zero-shot"}
     finished = [run for run in find_runs(settings.runs) if run.finished]
-    finished.sort(key=lambda run: (-_best_dev(run.path), -_finished_at(run.path)))
+    finished.sort(key=lambda run: (-_best_dev(run), -run.finished_at()))
     for run in finished:
         item = _trained(run.path)
         label = item.label

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optical.app.available_systems import RunFolder
 from optical.assets.languages import resource_level
-from optical.dataset_spec import DatasetSpec
+from optical.evaluation.comparison import significance_mark
 from optical.evaluation.measure_sets import (
     TABLE_MEASURES,
     TRAINING_LABELS,
@@ -28,7 +27,9 @@ from optical.evaluation.measure_sets import (
     table_measures,
 )
 from optical.evaluation.tables import language_spread, resource_gap, significance_table
-from optical.results import ResultsStore
+from optical.results.frames import per_query_frame, read_rows, results_frame
+from optical.results.store import ResultsStore
+from optical.run_folder import RunFolder
 
 __all__ = [
     "EMPTY_HINT",
@@ -45,12 +46,9 @@ __all__ = [
 ]
 
 EMPTY_HINT = "optical bench --systems zero-shot"
-MARKS = {"better": " ▲", "worse": " ▼", "": ""}
-
-
-def family(dataset: str) -> str:
-    """``bible:sw`` -> ``bible``; a folder dataset -> its name (:attr:`DatasetSpec.benchmark`)."""
-    return DatasetSpec.parse(dataset, check=False).benchmark
+#: The ``mark`` column: the one convention (:data:`optical.evaluation.comparison.MARKS`),
+#: † better / ‡ worse than the baseline, after a space.
+MARKS = {d: f" {significance_mark(d)}" if d else "" for d in ("better", "worse", "")}
 
 
 @dataclass
@@ -71,7 +69,8 @@ class ResultsData:
         return sorted(set(self.summary["split"]), key=lambda s: (order.get(s, 2), s))
 
     def families(self) -> list[str]:
-        return sorted(set(self.summary["family"]), key=lambda f: (f != "bible", f))
+        """The benchmarks (:attr:`DatasetSpec.benchmark`: a family, or a collection's folder)."""
+        return sorted(set(self.summary["benchmark"]), key=lambda f: (f != "bible", f))
 
     def systems(self) -> list[str]:
         names = list(dict.fromkeys(self.summary["system"]))
@@ -90,7 +89,7 @@ class ResultsData:
         s = self.summary
         if s.empty:
             return TABLE_MEASURES
-        return table_measures(s.loc[(s["split"] == split) & (s["family"] == fam), "measure"].unique())
+        return table_measures(s.loc[(s["split"] == split) & (s["benchmark"] == fam), "measure"].unique())
 
     def in_group(self, group: str | None) -> ResultsData:
         """Only one experiment group's rows (``None``: every row).
@@ -108,44 +107,34 @@ class ResultsData:
         )
 
 
-def _pairs(row: dict) -> float:
-    """Bitext pairs a trained row saw (its run's summary, else ``data.max_pairs``)."""
-    run = row.get("run_dir")
-    if run and (Path(run) / "summary.json").is_file():
-        try:
-            return float(json.loads((Path(run) / "summary.json").read_text())["pairs"])
-        except (ValueError, KeyError, TypeError, OSError):
-            pass
-    cfg = (row.get("config") or {}).get("data") or {}
-    value = cfg.get("max_pairs")
-    return float(value) if isinstance(value, int | float) else np.nan
+def _pairs_seen(run_dir: object) -> float:
+    """Bitext pairs a trained run saw (its summary; NaN when it has none)."""
+    if not isinstance(run_dir, str) or not RunFolder(Path(run_dir)).finished:
+        return np.nan
+    try:
+        pairs = RunFolder(Path(run_dir)).summary().pairs
+    except (OSError, ValueError):
+        return np.nan
+    return float(pairs) if pairs is not None else np.nan
 
 
 def load_results(path: str | Path) -> ResultsData:
-    """Read a results store (an absent file is an empty store)."""
-    store = ResultsStore(path)
-    rows = store.rows()  # read once: a malformed row warns once
-    summary = store.summary_frame(rows)
-    extra = pd.DataFrame(
-        [
-            {
-                "key": r["key"],
-                "objective": ((r.get("config") or {}).get("objective") or {}).get(
-                    "name", r.get("kind", "")
-                ),
-                "pairs": _pairs(r),
-            }
-            for r in rows
-        ],
-        columns=["key", "objective", "pairs"],
-    ).drop_duplicates("key")
-    summary = summary.merge(extra, on="key", how="left")
-    summary["family"] = summary["dataset"].map(family) if len(summary) else pd.Series(dtype=str)
-    per_query = store.per_query_frame(rows)
-    per_query["family"] = (
-        per_query["dataset"].map(family) if len(per_query) else pd.Series(dtype=str)
-    )
-    return ResultsData(Path(path), summary, per_query)
+    """Read a results store (an absent file is an empty store) into the frames of
+    :mod:`optical.results.frames`, with the app's ``objective`` (the row's kind when it was
+    not trained) and ``pairs`` (what the run saw, else its ``data.max_pairs``).
+
+    Raises
+    ------
+    ValueError
+        A stored line that is not a results row (named by its number).
+    """
+    rows = read_rows(ResultsStore(path))
+    summary = results_frame(rows)
+    summary["objective"] = summary["objective"].where(summary["kind"] == "trained", summary["kind"])
+    seen = {run: _pairs_seen(run) for run in summary["run_dir"].dropna().unique()}
+    configured = pd.to_numeric(summary["pairs"], errors="coerce")
+    summary["pairs"] = summary["run_dir"].map(seen).astype(float).fillna(configured)
+    return ResultsData(Path(path), summary, per_query_frame(rows))
 
 
 def _select(
@@ -155,7 +144,7 @@ def _select(
     measures: Sequence[str] | None,
     systems: Sequence[str] | None,
 ) -> pd.DataFrame:
-    keep = (frame["split"] == split) & (frame["family"] == fam)
+    keep = (frame["split"] == split) & (frame["benchmark"] == fam)
     if measures is None:  # the bench's table measures of these rows
         measures = table_measures(frame.loc[keep, "measure"].unique())
     keep &= frame["measure"].isin(measures)
@@ -208,7 +197,8 @@ def significance_marks(
 ) -> pd.DataFrame:
     """Paired randomisation tests vs ``baseline`` per language (Holm over languages x systems).
 
-    Columns: measure, language, system, delta, p_adjusted, direction, mark (``▲`` / ``▼``).
+    Columns: measure, language, system, delta, p_adjusted, direction, mark (`` †`` / `` ‡``:
+    significantly better / worse than the baseline, as in the report's tables).
     Empty when the baseline is absent or alone.
     """
     cols = ["measure", "language", "system", "delta", "p_adjusted", "direction", "mark"]
@@ -225,7 +215,7 @@ def significance_marks(
 
 
 def display_table(means: pd.DataFrame, marks: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Systems x languages (+ macro ``avg``) for one measure: ``"0.683 ▲"`` strings."""
+    """Systems x languages (+ macro ``avg``) for one measure: ``"0.683 †"`` strings."""
     part = means[means["measure"] == measure]
     if part.empty:
         return pd.DataFrame()

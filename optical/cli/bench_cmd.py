@@ -7,6 +7,8 @@ import argparse
 from optical.assets.languages import BIBLE_LANGUAGES, parse_languages
 from optical.cli.argtypes import device, positive_int
 
+FORMATS = ("markdown", "latex")  # optical.report.paper_table.FORMATS (imported lazily)
+
 EPILOG = """\
 Systems: zero-shot | a model (bundled:..., HF id, folder) | a distillation run folder |
 query=<model>,doc=<model>. Datasets: bible:<lang>, cldr:<lang>, or a BEIR folder.
@@ -14,6 +16,7 @@ query=<model>,doc=<model>. Datasets: bible:<lang>, cldr:<lang>, or a BEIR folder
   optical bench --systems zero-shot                       # README zero-shot table
   optical bench --systems zero-shot runs/optical-sw runs/mse-sw --languages sw,tl,de
   optical bench --table-only                              # just print the stored table
+  optical bench --table-only --format latex > table.tex   # the same as booktabs LaTeX tables
   optical bench --table-only --group bible-main --systems zero-shot optical-sw mse-sw   # one sweep's rows
 
 Rows already in the store (same system, dataset, split, settings) are not recomputed.
@@ -33,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default $OPTICAL_RESULTS or runs/results.jsonl)")
     p.add_argument("--baseline", default="zero-shot", help="system the significance marks compare against")
     p.add_argument("--table-only", action="store_true", help="do not evaluate; print the table from the store")
+    p.add_argument("--format", default="markdown", choices=FORMATS,
+                   help="table format: markdown pipe tables (default) or booktabs LaTeX (captions name the "
+                        "significance test, correction and alpha)")
     p.add_argument("--group", default=None,
                    help="experiment group: labels the new rows and restricts the table to it (a sweep's name, "
                         "e.g. bible-main; default: rows of every group, averaged per system name)")
@@ -42,8 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from optical.dataset_spec import DatasetSpec
+    from optical.report.paper_table import bench_table
     from optical.results import ResultsStore
-    from optical.results.collect import bench, bench_table, dataset_language
+    from optical.results.collect import bench
+    from optical.results.frames import per_query_frame
     from optical.systems import parse_system
 
     store = ResultsStore(args.store)
@@ -54,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
               extra={"group": args.group} if args.group else None)
     first = DatasetSpec.parse(datasets[0])
     family = first.family if first.is_embedded else None
+    per_query = per_query_frame(store)
+    if per_query.empty:
+        raise ValueError(f"the results store {store.path} is empty: run `optical bench` first")
     print()
-    print(bench_table(store, systems=[s.name for s in systems], languages=[dataset_language(d) for d in datasets],
-                      baseline=args.baseline, split=args.split, dataset_family=family, group=args.group))
+    print(bench_table(per_query, systems=[s.name for s in systems], languages=[DatasetSpec.parse(d).language for d in datasets],
+                      baseline=args.baseline, split=args.split, dataset_family=family, group=args.group,
+                      fmt=args.format))
     return 0

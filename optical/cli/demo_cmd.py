@@ -38,6 +38,7 @@ def pipeline(languages: str, config: str) -> None:
     from optical.results import ResultsStore
     from optical.results.collect import bench
     from optical.retrieval import corpus_index
+    from optical.run_folder import RunFolder
     from optical.systems import ZERO_SHOT, load_encoder_cached, parse_system
     from optical.train.config import load_config
     from optical.train.loop import distill
@@ -53,7 +54,7 @@ def pipeline(languages: str, config: str) -> None:
     bench([parse_system("zero-shot")], datasets, store=store, progress=say)
     cfg = load_config(config)
     run_dir = Path(cfg.run.out_dir)
-    if (run_dir / "summary.json").is_file():
+    if RunFolder(run_dir).finished:
         say(f"3/4 demo student already trained ({run_dir})")
     else:
         from optical.train.checkpoint import find_checkpoint

@@ -1,8 +1,10 @@
-"""``optical report``: render the results store into docs/report.md (and an HTML page with figures)."""
+"""``optical report``: render the results store into docs/report.md (and an HTML page with figures,
+and LaTeX tables)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 EPILOG = """\
 One section per sweep group (= research question) and dataset family: the paper-style
@@ -13,7 +15,17 @@ other measures (embedding metrics, F1), and a one-line summary of the numbers.
   optical report                                  # runs/results.jsonl -> docs/report.md + .html
   optical report --groups rq1-ot-vs-ce rq4-variance --no-html
   optical report --store runs/other.jsonl --out /tmp/report.md --plotlyjs cdn
+  optical report --latex docs/report-tables.tex   # also every table as booktabs LaTeX
 """
+
+
+def tex_path(text: str) -> str:
+    """A ``.tex`` file to write (not a folder)."""
+    if not text.endswith(".tex"):
+        raise argparse.ArgumentTypeError(f"expected a .tex file name, got {text!r}")
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; expected a .tex file name")
+    return text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-html", action="store_true", help="write the markdown only")
     p.add_argument(
+        "--latex",
+        type=tex_path,
+        default=None,
+        metavar="OUT.tex",
+        help="also write every block's tables as booktabs LaTeX (\\usepackage{booktabs}) to OUT.tex",
+    )
+    p.add_argument(
         "--groups", nargs="*", default=None, help="only these sweep groups (default: all)"
     )
     p.add_argument("--split", default="test", help="evaluation split shown (default test)")
@@ -53,16 +72,23 @@ def run(args: argparse.Namespace) -> int:
     from optical.report import write_report
     from optical.results import ResultsStore
 
+    html = None if args.no_html else args.html
+    if args.latex is not None and Path(args.latex).resolve() in {
+        Path(p).resolve() for p in (args.out, html) if p is not None
+    }:
+        raise ValueError(f"--latex {args.latex}: the same file as the markdown or HTML output")
     written = write_report(
         ResultsStore(args.store),
         args.out,
-        None if args.no_html else args.html,
+        html,
         args.groups,
         args.split,
         args.plotlyjs,
+        latex_out=args.latex,
     )
     print(
         f"report: {written['blocks']} sections -> {written['markdown']}"
         + (f", {written['html']}" if "html" in written else "")
+        + (f", {written['latex']}" if "latex" in written else "")
     )
     return 0

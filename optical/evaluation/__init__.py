@@ -7,6 +7,7 @@ Runs and qrels are plain dictionaries (``Run = dict[qid, dict[docid, score]]``,
 
 from __future__ import annotations
 
+from optical.evaluation.comparison import Comparison
 from optical.evaluation.curves import (
     BestF1,
     PRCurve,
@@ -56,13 +57,13 @@ from optical.evaluation.tables import (
     mean_table,
     resource_gap,
     significance_table,
-    to_markdown,
 )
 
 __all__ = [
     "DEFAULT_MEASURES",
     "RESOURCE_LEVELS",
     "BestF1",
+    "Comparison",
     "EvalResult",
     "MeasureLike",
     "PRCurve",
@@ -96,7 +97,6 @@ __all__ = [
     "resource_gap",
     "significance_table",
     "similarity_matrix",
-    "to_markdown",
     "trec_ranking",
     "uniformity",
     "validate_qrels",

@@ -84,20 +84,16 @@ GRADE1_NOTE = (
     "so they are left out (MAP = MRR here when each query has one relevant document)."
 )
 
-GRADED = MeasureSet(
-    "graded",
-    ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10", "R(rel=2)@10", "R@100"),
-    ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10"),
-    GRADED_NOTE,
-    "R(rel=2)@1",
+
+def _leading_set(kind: str, measures: tuple[str, ...], note: str) -> MeasureSet:
+    """A set whose tables show its first four measures and whose summary leads with the first."""
+    return MeasureSet(kind, measures, measures[:4], note, measures[0])
+
+
+GRADED = _leading_set(
+    "graded", ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10", "R(rel=2)@10", "R@100"), GRADED_NOTE
 )
-BINARY = MeasureSet(
-    "binary",
-    ("R@1", "RR@10", "AP", "nDCG@10", "R@10", "R@100"),
-    ("R@1", "RR@10", "AP", "nDCG@10"),
-    BINARY_NOTE,
-    "R@1",
-)
+BINARY = _leading_set("binary", ("R@1", "RR@10", "AP", "nDCG@10", "R@10", "R@100"), BINARY_NOTE)
 MEASURE_SETS = (GRADED, BINARY)  # graded first: mixed tables list its measures first
 _SHARED = {"AP", "nDCG@10"}  # in both sets, with the same meaning
 
@@ -118,13 +114,19 @@ EVALUATE_MEASURES = ("AP", "nDCG@10", "RR@10", "R@1", "R@10", "R@100", "P@10")
 DEV_MEASURES = {"dev_rr10": "RR(rel=2)@10", "dev_r1": "R(rel=2)@1"}
 
 
-def measure_set(qrels: Mapping[str, Mapping[str, int]]) -> MeasureSet:
-    """The measures a collection is benchmarked with, from its qrels' grades.
+def measure_set(qrels: Mapping[str, Mapping[str, int]], declared: str | None = None) -> MeasureSet:
+    """The measures a collection is benchmarked with: the set its family ``declared``
+    (:attr:`optical.dataset_spec.DatasetSpec.measures`), else from its qrels' grades.
 
     Graded (R@k and MRR count grade 2) when every query with a relevant document has a
     grade-2 one, as in the Bible benchmark; binary (grade >= 1 counts) otherwise, so a
     collection judged with grade 1 never scores 0 for lack of grade-2 judgements.
     """
+    if declared is not None:
+        by_kind = {s.kind: s for s in MEASURE_SETS}
+        if declared not in by_kind:
+            raise ValueError(f"unknown measure set {declared!r}; the registry has {', '.join(by_kind)}")
+        return by_kind[declared]
     judged = [docs for docs in qrels.values() if any(g >= 1 for g in docs.values())]
     if judged and all(any(g >= 2 for g in docs.values()) for docs in judged):
         return GRADED

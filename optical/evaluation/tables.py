@@ -13,6 +13,9 @@ Input everywhere is a long ``pandas.DataFrame`` with columns ``system``, ``langu
   the correction for multiple comparisons runs, per measure, over all (language, system)
   pairs.
 * Orders of systems, languages and measures follow first appearance unless given.
+
+Rendering (markdown, LaTeX, a frame with significance marks) is
+:class:`optical.evaluation.comparison.Comparison`'s job; this module only computes.
 """
 
 from __future__ import annotations
@@ -37,17 +40,10 @@ __all__ = [
     "mean_table",
     "resource_gap",
     "significance_table",
-    "to_markdown",
 ]
 
 REQUIRED_COLUMNS = ("system", "language", "qid", "measure", "value")
 RESOURCE_LEVELS = ("low", "medium", "high")
-_TEST_NAMES = {
-    "randomization": "paired randomisation test",
-    "bootstrap": "paired bootstrap test",
-    "ttest": "paired t-test",
-}
-_CORRECTION_NAMES = {"holm": "Holm", "bonferroni": "Bonferroni", "none": "no"}
 
 
 def _check(results: pd.DataFrame) -> pd.DataFrame:
@@ -328,123 +324,3 @@ def language_spread(results: pd.DataFrame, ddof: int = 1) -> pd.DataFrame:
         [measures, ["mean", "std", "var", "min", "max", "n_languages"]], names=["measure", "stat"]
     )
     return wide.reindex(index=systems, columns=order)
-
-
-def _escape(text: object) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def to_markdown(
-    results: pd.DataFrame,
-    baseline: str | None = None,
-    systems: Sequence[str] | None = None,
-    languages: Sequence[str] | None = None,
-    measures: Sequence[str] | None = None,
-    decimals: int = 3,
-    significance: pd.DataFrame | None = None,
-    test: TestName = "randomization",
-    correction: CorrectionName = "holm",
-    alpha: float = 0.05,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-    better_mark: str = "†",
-    worse_mark: str = "‡",
-    bold_best: bool = True,
-    average: bool = False,
-) -> str:
-    """Render a paper-style markdown table of per-language means with significance marks.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        Long per-query results.
-    baseline : str, optional
-        Baseline system; when given, cells significantly better (worse) than it get
-        ``better_mark`` (``worse_mark``), e.g. ``0.742†``.
-    systems, languages, measures : sequence of str, optional
-        Rows and columns to show, in order.
-    decimals : int, default 3
-    significance : pandas.DataFrame, optional
-        Precomputed :func:`significance_table`; computed from ``results`` when ``None``.
-    test, correction, alpha, n_resamples, seed
-        Passed to :func:`significance_table`.
-    better_mark, worse_mark : str
-    bold_best : bool, default True
-        Bold the highest mean of each column (all of them when tied after rounding).
-    average : bool, default False
-        Add macro-average ``Avg`` columns (never marked).
-
-    Returns
-    -------
-    str
-        Markdown table (one row per system; a column per language, or per language and
-        measure when several measures are shown) followed by a legend.  Missing cells are
-        ``–``.
-    """
-    table = mean_table(results, systems, languages, measures, average=average)
-    shown_measures = list(dict.fromkeys(table.columns.get_level_values("measure")))
-    marks: dict[tuple[str, str, str], str] = {}
-    if baseline is not None:
-        if baseline not in table.index:
-            raise ValueError(f"baseline {baseline!r} not among the shown systems")
-        if significance is None:
-            subset = results[
-                results["system"].isin(table.index)
-                & results["measure"].isin(shown_measures)
-                & results["language"].isin(table.columns.get_level_values("language"))
-            ]
-            significance = significance_table(
-                subset, baseline, test, correction, alpha, n_resamples, seed
-            )
-        for rec in significance.itertuples(index=False):
-            if rec.direction:
-                mark = better_mark if rec.direction == "better" else worse_mark
-                marks[(str(rec.system), str(rec.language), str(rec.measure))] = mark
-
-    def header(language: str, measure: str) -> str:
-        if len(shown_measures) == 1:
-            return _escape(language)
-        return f"{_escape(language)} {_escape(measure)}"
-
-    headers = ["System"] + [header(lang, m) for lang, m in table.columns]
-    rounded = table.round(decimals)
-    best = rounded.max(axis=0)
-    lines = [
-        "| " + " | ".join(headers) + " |",
-        "|" + "|".join([":---"] + ["---:"] * len(table.columns)) + "|",
-    ]
-    for system in table.index:
-        cells = [_escape(system)]
-        for lang, measure in table.columns:
-            value = rounded.loc[system, (lang, measure)]
-            if pd.isna(value):
-                cells.append("–")
-                continue
-            text = f"{value:.{decimals}f}"
-            if bold_best and value == best[(lang, measure)]:
-                text = f"**{text}**"
-            cells.append(text + marks.get((str(system), str(lang), str(measure)), ""))
-        lines.append("| " + " | ".join(cells) + " |")
-
-    legend = []
-    if len(shown_measures) == 1:
-        legend.append(f"Measure: {shown_measures[0]} (mean over queries of each language).")
-    if average:
-        legend.append("Avg: macro average over languages.")
-    if bold_best:
-        legend.append("Bold: best system per column.")
-    if baseline is not None:
-        attrs = significance.attrs if significance is not None else {}
-        test_name = _TEST_NAMES.get(attrs.get("test", test), str(test))
-        corr = attrs.get("correction", correction)
-        n_comp = attrs.get("n_comparisons", {})
-        n_text = ""
-        if n_comp:
-            counts = sorted(set(n_comp.values()))
-            n_text = f" over {counts[0] if len(counts) == 1 else counts} comparisons per measure"
-        legend.append(
-            f"{better_mark} / {worse_mark}: significantly better / worse than "
-            f"{_escape(baseline)} ({test_name}, {_CORRECTION_NAMES.get(corr, corr)} correction"
-            f"{n_text}, α = {attrs.get('alpha', alpha)})."
-        )
-    return "\n".join(lines) + ("\n\n" + " ".join(legend) if legend else "") + "\n"

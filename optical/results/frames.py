@@ -9,18 +9,17 @@ depth and the seed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from optical.assets.languages import resource_level
 from optical.dataset_spec import DatasetSpec
-from optical.results import ResultsStore
+from optical.results.row import ResultRow
+from optical.results.store import ResultsStore
 
 __all__ = [
-    "StoreView",
     "dataset_family",
     "run_info",
     "results_frame",
@@ -40,38 +39,16 @@ def dataset_family(spec: str) -> str:
     return DatasetSpec.parse(spec, check=False).family
 
 
-class StoreView(ResultsStore):
-    """A read-only, filtered view of a :class:`ResultsStore` (same path, subset of rows).
-
-    Lets store-based helpers such as :func:`optical.results.collect.bench_table` work on one
-    group, dataset family or task at a time.
-    """
-
-    def __init__(
-        self,
-        store: ResultsStore | Iterable[dict[str, Any]],
-        keep: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> None:
-        rows = store.rows() if isinstance(store, ResultsStore) else list(store)
-        super().__init__(store.path if isinstance(store, ResultsStore) else "<rows>")
-        self._rows = [r for r in rows if keep is None or keep(r)]
-
-    def rows(self) -> list[dict[str, Any]]:
-        return list(self._rows)
-
-    def append(self, row: dict[str, Any]) -> None:
-        raise TypeError("a StoreView is read-only: append to the ResultsStore it was made from")
-
-
-def run_info(row: dict[str, Any]) -> dict[str, Any]:
+def run_info(row: ResultRow | Mapping[str, Any]) -> dict[str, Any]:
     """What a results row says about its system: method, model label, objective, pairs, depth, seed.
 
     Rows without a training config are untrained (``objective = "zero-shot"``). Variant
     names ``<method>@<model>`` (see :func:`optical.sweeps.questions.cross_variants`) give
     the method and model labels; a row's own ``model`` field overrides the label.
     """
-    config = row.get("config") or {}
-    variant = str(row.get("variant") or "")
+    get = row.get if isinstance(row, Mapping) else lambda name: getattr(row, name, None)
+    config = get("config") or {}
+    variant = str(get("variant") or "")
     method, _, model = variant.partition("@")
     trained = bool(config)
     objective = (config.get("objective") or {}).get("name") if trained else "zero-shot"
@@ -81,32 +58,39 @@ def run_info(row: dict[str, Any]) -> dict[str, Any]:
     depth = (config.get("model") or {}).get("truncate_layers")
     return {
         "method": method if trained else "zero-shot",
-        "model": row.get("model") or model or "",
+        "model": get("model") or model or "",
         "objective": objective,
         "pairs": data.get("max_pairs") if trained else None,
         "depth": depth,
         "train": data.get("train") if trained else None,
-        "seed": row.get("seed"),
+        "seed": get("seed"),
     }
 
 
-def _rows(store: ResultsStore | Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return store.rows() if isinstance(store, ResultsStore) else list(store)
+def read_rows(rows: ResultsStore | Iterable[ResultRow | Mapping[str, Any]]) -> list[ResultRow]:
+    """Rows of a store, or given rows (stored objects are checked against the schema)."""
+    if isinstance(rows, ResultsStore):
+        rows = rows.rows()
+    return [r if isinstance(r, ResultRow) else ResultRow.from_dict(dict(r)) for r in rows]
 
 
-def _keep(
-    row: dict[str, Any], group: str | None, split: str | None, family: str | None, task: str | None
-) -> bool:
+def _keep(row: ResultRow, group: str | None, split: str | None, family: str | None, task: str | None) -> bool:
     return (
-        (group is None or row.get("group", "") == group)
-        and (split is None or row.get("split") == split)
-        and (family is None or dataset_family(row.get("dataset", "")) == family)
-        and (task is None or row.get("task", "retrieval") == task)
+        (group is None or row.group == group)
+        and (split is None or row.split == split)
+        and (family is None or row.family == family)
+        and (task is None or row.task == task)
     )
 
 
+RESULT_COLUMNS = ["group", "system", *INFO_COLUMNS, "dataset", "family", "language", "resource", "split", "task",
+                  "measure", "value", "benchmark", "kind", "run_dir", "key"]
+PER_QUERY_COLUMNS = ["group", "system", "method", "model", "pairs", "depth", "seed", "dataset", "language",
+                     "resource", "split", "qid", "measure", "value", "benchmark"]
+
+
 def results_frame(
-    store: ResultsStore | Iterable[dict[str, Any]],
+    store: ResultsStore | Iterable[ResultRow | Mapping[str, Any]],
     group: str | None = None,
     split: str | None = None,
     family: str | None = None,
@@ -114,95 +98,42 @@ def results_frame(
 ) -> pd.DataFrame:
     """Aggregate metrics, one row per (evaluation, measure), with :func:`run_info` columns.
 
-    Columns: ``group, system, method, model, objective, pairs, depth, train, seed, dataset,
-    family, language, resource, split, task, measure, value``.
+    Columns (:data:`RESULT_COLUMNS`): ``group, system, method, model, objective, pairs,
+    depth, train, seed, dataset, family, language, resource, split, task, measure, value,
+    benchmark, kind, run_dir, key``.
     """
     records = []
-    for r in _rows(store):
+    for r in read_rows(store):
         if not _keep(r, group, split, family, task):
             continue
-        info = run_info(r)
-        base = {
-            "group": r.get("group", ""),
-            "system": r["system"],
-            **info,
-            "dataset": r["dataset"],
-            "family": dataset_family(r["dataset"]),
-            "language": r["language"],
-            "resource": r.get("resource") or resource_level(r["language"]),
-            "split": r["split"],
-            "task": r.get("task", "retrieval"),
-        }
-        for measure, value in r.get("metrics", {}).items():
-            records.append(base | {"measure": measure, "value": float(value)})
-    columns = [
-        "group",
-        "system",
-        *INFO_COLUMNS,
-        "dataset",
-        "family",
-        "language",
-        "resource",
-        "split",
-        "task",
-        "measure",
-        "value",
-    ]
-    return pd.DataFrame.from_records(records, columns=columns)
+        base = {"group": r.group, "system": r.system, **run_info(r), "dataset": r.dataset, "family": r.family,
+                "language": r.language, "resource": r.resource, "split": r.split, "task": r.task}
+        tail = {"benchmark": r.benchmark, "kind": r.kind, "run_dir": r.run_dir, "key": r.key}
+        for measure, value in r.metrics.items():
+            records.append(base | {"measure": measure, "value": float(value)} | tail)
+    return pd.DataFrame.from_records(records, columns=RESULT_COLUMNS)
 
 
 def per_query_frame(
-    store: ResultsStore | Iterable[dict[str, Any]],
+    store: ResultsStore | Iterable[ResultRow | Mapping[str, Any]],
     group: str | None = None,
     split: str | None = None,
     family: str | None = None,
     task: str | None = None,
 ) -> pd.DataFrame:
-    """Per-query scores with :func:`run_info` columns (``qid``, ``measure``, ``value`` ...)."""
+    """Per-query scores with :func:`run_info` columns (:data:`PER_QUERY_COLUMNS`)."""
     records = []
-    for r in _rows(store):
+    for r in read_rows(store):
         if not _keep(r, group, split, family, task):
             continue
         info = run_info(r)
-        for measure, scores in (r.get("per_query") or {}).items():
+        head = (r.group, r.system, info["method"], info["model"], info["pairs"], info["depth"], info["seed"],
+                r.dataset, r.language, r.resource, r.split)
+        benchmark = r.benchmark
+        for measure, scores in r.per_query.items():
             for qid, value in scores.items():
-                records.append(
-                    (
-                        r.get("group", ""),
-                        r["system"],
-                        info["method"],
-                        info["model"],
-                        info["pairs"],
-                        info["depth"],
-                        info["seed"],
-                        r["dataset"],
-                        r["language"],
-                        r.get("resource") or resource_level(r["language"]),
-                        r["split"],
-                        str(qid),
-                        measure,
-                        float(value),
-                    )
-                )
-    return pd.DataFrame.from_records(
-        records,
-        columns=[
-            "group",
-            "system",
-            "method",
-            "model",
-            "pairs",
-            "depth",
-            "seed",
-            "dataset",
-            "language",
-            "resource",
-            "split",
-            "qid",
-            "measure",
-            "value",
-        ],
-    )
+                records.append((*head, str(qid), measure, float(value), benchmark))
+    return pd.DataFrame.from_records(records, columns=PER_QUERY_COLUMNS)
 
 
 def t_interval(
@@ -259,14 +190,14 @@ def seed_averaged(per_query: pd.DataFrame) -> pd.DataFrame:
     ].mean()
 
 
-def grade2_judged(rows: Iterable[dict[str, Any]]) -> bool:
+def grade2_judged(rows: Iterable[ResultRow | Mapping[str, Any]]) -> bool:
     """Whether retrieval rows' datasets have grade-2 judgements, which R@1 (rel=2) and
     MRR@10 (rel=2) count (rows benched before bench chose binary measures for grade-1 qrels).
 
     False when no query of any row found a grade-2 document in its top 10 while grade >= 1
     documents were found (e.g. CLDR names, judged with grade 1 only).
     """
-    rows = list(rows)
-    grade2 = any(r["metrics"].get("R(rel=2)@10", 0) > 0 for r in rows)
-    grade1 = any(r["metrics"].get("R@100", 0) > 0 or r["metrics"].get("AP", 0) > 0 for r in rows)
+    metrics = [r.metrics for r in read_rows(rows)]
+    grade2 = any(m.get("R(rel=2)@10", 0) > 0 for m in metrics)
+    grade1 = any(m.get("R@100", 0) > 0 or m.get("AP", 0) > 0 for m in metrics)
     return grade2 or not grade1

@@ -8,31 +8,24 @@ Default location: ``$OPTICAL_RESULTS`` or ``runs/results.jsonl`` under the curre
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import threading
 import time
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from optical.results.row import ResultRow, row_problem
 
-__all__ = ["ResultsStore", "ResultsStoreWarning", "default_store_path", "result_key", "row_problem", "versions"]
+__all__ = ["ResultsStore", "default_store_path", "versions"]
 
 _LOCK = threading.Lock()
 
 
 def default_store_path() -> Path:
     return Path(os.environ.get("OPTICAL_RESULTS") or Path("runs") / "results.jsonl")
-
-
-def result_key(payload: dict[str, Any]) -> str:
-    """Stable id of an evaluation: what was evaluated, on what, how."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def versions() -> dict[str, str]:
@@ -45,38 +38,6 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-class ResultsStoreWarning(UserWarning):
-    """A malformed row in the results store (skipped)."""
-
-
-_TEXT_FIELDS = ("key", "system", "dataset", "language", "split")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float)  # bools too: mining rows store per-pair hits
-
-
-def row_problem(row: object) -> str | None:
-    """What makes ``row`` unusable as a results-store row, or None when it is fine."""
-    if not isinstance(row, dict):
-        return f"not a JSON object ({type(row).__name__})"
-    missing = [f for f in (*_TEXT_FIELDS, "metrics") if f not in row]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    wrong = [f for f in _TEXT_FIELDS if not isinstance(row[f], str)]
-    if wrong:
-        return f"{', '.join(wrong)} must be text"
-    metrics = row["metrics"]
-    if not isinstance(metrics, dict) or not all(_is_number(v) for v in metrics.values()):
-        return "metrics must map measure names to numbers"
-    per_query = row.get("per_query", {})
-    if not isinstance(per_query, dict) or not all(
-        isinstance(v, dict) and all(_is_number(x) for x in v.values()) for v in per_query.values()
-    ):
-        return "per_query must map measure names to {query id: number}"
-    return None
-
-
 class ResultsStore:
     """Append-only JSONL results; rows with a key already present are skipped."""
 
@@ -85,9 +46,16 @@ class ResultsStore:
         if self.path.is_dir():  # refused when named, before any run starts
             raise ValueError(f"{self.path}: a folder; the results store is a .jsonl file")
 
-    def rows(self) -> list[dict[str, Any]]:
-        """The stored rows; a row without the fields readers need is skipped with a
-        :class:`ResultsStoreWarning` naming its line (it never reaches the tables)."""
+    def rows(self) -> list[ResultRow]:
+        """The stored rows, each checked against the row schema (:mod:`optical.results.row`).
+
+        Raises
+        ------
+        ValueError
+            A line that is not a results row (named by its number), or a store that is not
+            a UTF-8 JSONL file. Only a last line cut short (a crash while appending) is
+            ignored: the next append removes it.
+        """
         if self.path.is_dir():
             raise ValueError(f"{self.path}: a folder; the results store is a .jsonl file")
         if not self.path.is_file():
@@ -109,16 +77,20 @@ class ResultsStore:
                 continue
             problem = row_problem(row)
             if problem:
-                warnings.warn(f"{self.path}, line {n}: {problem}; row skipped", ResultsStoreWarning,
-                              stacklevel=2)
-                continue
-            out.append(row)
+                raise ValueError(f"{self.path}, line {n}: {problem} (not a results row: fix or remove that line)")
+            out.append(ResultRow.from_dict(row))
         return out
 
     def keys(self) -> set[str]:
-        return {r["key"] for r in self.rows()}
+        return {r.key for r in self.rows()}
 
-    def append(self, row: dict[str, Any]) -> None:
+    def append(self, row: ResultRow | dict[str, Any]) -> None:
+        """Append one row (a :class:`ResultRow`, or its stored object, checked first)."""
+        if isinstance(row, ResultRow):
+            row = row.to_dict()
+        problem = row_problem(row)
+        if problem:
+            raise ValueError(f"not a results row: {problem}")
         row = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()} | row
         line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
         with _LOCK:
@@ -140,31 +112,6 @@ class ResultsStore:
         with open(self.path, "r+b") as fh:
             fh.truncate(cut)
 
-    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+    def extend(self, rows: Iterable[ResultRow | dict[str, Any]]) -> None:
         for row in rows:
             self.append(row)
-
-    # ---------------------------------------------------------------- frames
-    def summary_frame(self, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
-        """One row per (system, dataset, split, measure) with the aggregate value (of
-        ``rows`` when given, e.g. already read with :meth:`rows`)."""
-        records = []
-        for r in self.rows() if rows is None else rows:
-            for measure, value in r["metrics"].items():
-                records.append({"system": r["system"], "dataset": r["dataset"], "language": r["language"],
-                                "split": r["split"], "measure": measure, "value": value,
-                                "resource": r.get("resource", "unknown"), "group": r.get("group", ""),
-                                "kind": r.get("kind", ""), "seed": r.get("seed"), "key": r["key"]})
-        return pd.DataFrame.from_records(records, columns=["system", "dataset", "language", "split", "measure",
-                                                           "value", "resource", "group", "kind", "seed", "key"])
-
-    def per_query_frame(self, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
-        """Long per-query frame (system, language, qid, measure, value) for significance tables."""
-        records = []
-        for r in self.rows() if rows is None else rows:
-            for measure, scores in r.get("per_query", {}).items():
-                for qid, value in scores.items():
-                    records.append((r["system"], r["language"], r["dataset"], r["split"], qid, measure, value,
-                                    r.get("group", ""), r.get("seed")))
-        return pd.DataFrame.from_records(records, columns=["system", "language", "dataset", "split", "qid",
-                                                           "measure", "value", "group", "seed"])

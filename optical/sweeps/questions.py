@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from optical.results import ResultsStore
+from optical.run_folder import RunFolder
 from optical.sweeps.runner import Progress, SweepSpec, load_spec, run_sweep
 from optical.systems import ZERO_SHOT, System, parse_system
 
@@ -235,7 +236,7 @@ def _prune(run_dir: Path) -> None:
 
     from optical.train.checkpoint import CHECKPOINT
 
-    if (run_dir / "summary.json").is_file():
+    if RunFolder(run_dir).finished:
         for folder in [run_dir / CHECKPOINT, *run_dir.glob(f".{CHECKPOINT}.old.*")]:
             if folder.is_dir():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -258,7 +259,7 @@ def experiment_systems(
             extra["model"] = models[system.name]
         out.append((system, extra))
     for run in plan(spec):
-        if (run.run_dir / "summary.json").is_file():
+        if RunFolder(run.run_dir).finished:
             out.append(
                 (
                     parse_system(str(run.run_dir), name=run.system),

@@ -47,15 +47,21 @@ import hashlib
 import itertools
 import json
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from optical.results import ResultsStore
-from optical.train.config import SETTINGS, DistillConfig, apply_overrides, check_dataset_spec
-from optical.train.config_values import coerce, flatten_settings, unknown_setting
+from optical.run_folder import RunFolder
+from optical.train.config import (
+    SETTINGS,
+    DistillConfig,
+    apply_overrides,
+    check_dataset_spec,
+    migrate_settings,
+)
+from optical.train.config_values import coerce, flatten_settings, read_toml, unknown_setting
 
 __all__ = ["SweepSpec", "PlannedRun", "load_spec", "check_spec", "plan", "select", "run_sweep"]
 
@@ -100,12 +106,7 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Swee
     or set ``base`` settings (dotted keys); :class:`~optical.train.config_values.Text` values are
     parsed as on the command line, others must have the key's type."""
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"sweep spec not found: {p}")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{p}: not valid TOML ({err})") from err
+    data = read_toml(p, "sweep spec")
     try:
         spec = _spec_from_toml(data, p.stem)
         for key, value in (overrides or {}).items():
@@ -155,7 +156,7 @@ def _spec_from_toml(data: dict[str, Any], default_name: str) -> SweepSpec:
 
 def _settings(where: str, values: dict[str, Any]) -> dict[str, Any]:
     out = {}
-    for key, value in flatten_settings(values).items():
+    for key, value in migrate_settings(flatten_settings(values)).items():
         if key not in SETTINGS:
             raise ValueError(f"{where}: {unknown_setting(key, SETTINGS)}")
         if key in _SWEEP_OWNED:
@@ -299,7 +300,7 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
             stats["evaluated"] += len(rows)
     for i, run in enumerate(runs, 1):
         say(f"[{i}/{len(runs)}] {run.system} seed {run.seed} ({run.run_dir})")
-        if (run.run_dir / "summary.json").is_file():
+        if RunFolder(run.run_dir).finished:
             stats["skipped"] += 1
         else:
             resume = find_checkpoint(run.run_dir) is not None

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from optical.evaluation.measure_sets import TRAINING_LABELS
+from optical.viz.palette import series_color as _color
 
 __all__ = ["gap_bars", "language_bars", "learning_curves_figure", "size_figure", "spread_box"]
-
-_PALETTE = qualitative.Plotly
-
-
-def _color(k: int) -> str:
-    return _PALETTE[k % len(_PALETTE)]
 
 
 def language_bars(
@@ -34,7 +28,7 @@ def language_bars(
 
     ``means``: columns system, language, measure, label, value (see
     :func:`optical.app.results_view.language_means`); ``marks``: measure, language, system,
-    mark (``▲`` / ``▼`` = significantly better / worse than the baseline).
+    mark (``†`` / ``‡`` = significantly better / worse than the baseline, as in the tables).
     """
     part = means[means["measure"] == measure]
     mark = (
