@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from optical.retrieval.maxsim_screen import screen_available, screened_maxsim_topk
 from optical.retrieval.scoring import exact_operand, maxsim_scores_packed, ot_scores
 from optical.retrieval.tokens import TokenStore
 
-__all__ = ["maxsim_exact", "rerank_candidates"]
+__all__ = ["maxsim_exact", "maxsim_exact_direct", "rerank_candidates"]
 
 _CELLS = 1 << 24  # max similarity cells (float64: 128 MiB) materialised at once in exact MaxSim
 _BLOCK_DOCS = 1024  # documents per block in exact MaxSim
@@ -160,7 +161,26 @@ def maxsim_exact(
     """MaxSim of every query against every document; top-k (with ties at the cut).
 
     Returns ``(positions, scores float32)`` per query; ``n_docs`` is the index's size.
+    The same result as scoring every document exactly (:func:`maxsim_exact_direct`), got
+    through a float32 screen with a proven error bound where the device allows it
+    (:mod:`.maxsim_screen`).
     """
+    if k < n_docs and screen_available(device):  # same top k, screened in float32 first
+        label = f"exact MaxSim ({len(q_tokens)} queries x {n_docs} docs)"
+        with _progress_bar(progress, len(q_tokens), label, "query") as bar:
+            return screened_maxsim_topk(store, n_docs, q_tokens, k, device, bar=bar)
+    return maxsim_exact_direct(store, n_docs, q_tokens, k, device, progress)
+
+
+def maxsim_exact_direct(
+    store: TokenStore,
+    n_docs: int,
+    q_tokens: list[np.ndarray],
+    k: int,
+    device: torch.device,
+    progress: bool = False,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`maxsim_exact` scoring every document exactly (the reference the screen matches)."""
     out = []
     steps = -(-len(q_tokens) // _QUERY_CHUNK) * max(1, -(-n_docs // _BLOCK_DOCS))
     with _progress_bar(
