@@ -241,9 +241,10 @@ def _marks(
     systems: tuple[str, ...],
     baseline: str,
     group: str | None,
+    mode: str | None,
 ):
     return significance_marks(
-        _results(path, stamp).in_group(group), split, fam, systems=list(systems), baseline=baseline
+        _results(path, stamp).in_group(group).in_mode(mode), split, fam, systems=list(systems), baseline=baseline
     )
 
 
@@ -254,7 +255,8 @@ def marks(
     systems: tuple[str, ...],
     baseline: str,
     group: str | None = None,
+    mode: str | None = None,
 ):
-    """Significance marks vs ``baseline`` within one experiment ``group`` (None: all rows);
-    see :func:`optical.app.results_view.significance_marks`."""
-    return _marks(str(path), _stamp(path), split, fam, systems, baseline, group)
+    """Significance marks vs ``baseline`` within one experiment ``group`` and scoring
+    ``mode`` (None: all rows); see :func:`optical.app.results_view.significance_marks`."""
+    return _marks(str(path), _stamp(path), split, fam, systems, baseline, group, mode)

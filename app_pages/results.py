@@ -53,6 +53,13 @@ else:
         data = data.in_group(None if group == ALL_GROUPS else group)
     else:
         group = ALL_GROUPS
+    modes = data.modes()
+    if len(modes) > 1:  # one scoring mode at a time: rows of two modes are two results
+        mode = st.selectbox("Scoring", modes, key="mode",
+                            help="pooled vectors, MaxSim (late interaction) or OT rerank, as `optical bench --mode`")
+        data = data.in_mode(mode)
+    else:
+        mode = modes[0] if modes else None
     c1, c2, c3, c4 = st.columns([1, 1, 3, 1])
     split = c1.selectbox("Split", data.splits(), key="split")
     fam = c2.selectbox("Benchmark", data.families(), key="family")
@@ -89,6 +96,7 @@ else:
             tuple(dict.fromkeys([baseline, *chosen])),
             baseline,
             None if group == ALL_GROUPS else group,
+            mode if len(modes) > 1 else None,
         )
         marks = marks[marks["system"].isin(chosen)]
     if means.empty:

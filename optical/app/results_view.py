@@ -91,6 +91,23 @@ class ResultsData:
             return TABLE_MEASURES
         return table_measures(s.loc[(s["split"] == split) & (s["benchmark"] == fam), "measure"].unique())
 
+    def modes(self) -> list[str]:
+        """The retrieval scoring modes present (``pooled`` first)."""
+        order = {"pooled": 0, "maxsim": 1, "ot": 2}
+        present = set(self.summary["mode"]) - {""} if "mode" in self.summary.columns else set()
+        return sorted(present, key=lambda m: (order.get(m, 3), m))
+
+    def in_mode(self, mode: str | None) -> ResultsData:
+        """Only the retrieval rows scored in ``mode`` (``None``: every row). Rows of one
+        system in two modes are two results: tables average rows, so they show one mode."""
+        if mode is None:
+            return self
+        return ResultsData(
+            self.path,
+            self.summary[self.summary["mode"] == mode].reset_index(drop=True),
+            self.per_query[self.per_query["mode"] == mode].reset_index(drop=True),
+        )
+
     def in_group(self, group: str | None) -> ResultsData:
         """Only one experiment group's rows (``None``: every row).
 

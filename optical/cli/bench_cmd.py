@@ -68,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(bench_table(per_query, systems=[s.name for s in systems], languages=[DatasetSpec.parse(d).language for d in datasets],
                       baseline=args.baseline, split=args.split, dataset_family=family, group=args.group,
-                      fmt=args.format))
+                      fmt=args.format, mode=args.mode))
     return 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from optical.evaluation.measure_sets import (
     EXTRA_LABELS,
@@ -45,19 +44,28 @@ class Block:
     split: str
     rows: list[ResultRow]
     notes: list[str] = field(default_factory=list)
+    mode: str = "pooled"  # the retrieval rows' scoring mode (one per block)
+
+    @property
+    def title(self) -> str:
+        """``bible (test)``; a block scored in another mode says which."""
+        suffix = "" if self.mode == "pooled" else f", {self.mode} scoring"
+        return f"{self.family} ({self.split}{suffix})"
 
 
 def report_blocks(
     store: ResultsStore, groups: Sequence[str] | None = None, split: str = "test"
 ) -> list[Block]:
-    """The store's rows in ``split``, split by group and dataset family (sorted by name)."""
-    blocks: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """The store's rows in ``split``, split by group, dataset family and scoring mode
+    (sorted by name; the pooled block first, with the rows of the other tasks)."""
+    blocks: dict[tuple[str, str, str], list[ResultRow]] = {}
     for row in store.rows():
         group = row.group
         if row.split != split or (groups is not None and group not in groups):
             continue
-        blocks.setdefault((group, row.family), []).append(row)
-    return [Block(g, f, split, rows) for (g, f), rows in sorted(blocks.items())]
+        blocks.setdefault((group, row.family, row.mode or "pooled"), []).append(row)
+    order = sorted(blocks, key=lambda key: (key[0], key[1], key[2] != "pooled", key[2]))
+    return [Block(g, f, split, blocks[g, f, m], mode=m) for g, f, m in order]
 
 
 def block_measures(block: Block) -> tuple[list[str], list[str]]:

@@ -81,6 +81,7 @@ def bench_tables(
     split: str | None = "test",
     dataset_family: str | None = "bible",
     group: str | None = None,
+    mode: str | None = None,
 ) -> PaperTable:
     """The tables of :func:`bench_table`, as data."""
     frame = _frame(results)
@@ -94,10 +95,16 @@ def bench_tables(
         datasets = _select(frame, "dataset", "dataset_family")
         families = {d: DatasetSpec.parse(d, check=False).family for d in datasets.unique()}
         frame = frame[datasets.map(families) == dataset_family]
+    if mode is not None:
+        frame = frame[_select(frame, "mode", "mode") == mode]
     if systems is not None:
         frame = frame[frame["system"].isin(systems)]
     if languages is not None:
         frame = frame[frame["language"].isin(languages)]
+    modes = sorted(set(frame["mode"]) - {""}) if "mode" in frame.columns else []
+    if len(modes) > 1:  # averaging them as seeds would mix two different results
+        raise ValueError(f"the selected rows were scored in several modes ({', '.join(modes)}): "
+                         "choose one (`optical bench --mode`, or mode=...)")
     measures = list(measures) if measures is not None else list(table_measures(frame["measure"].unique()))
     frame = frame[frame["measure"].isin(measures)]
     if frame.empty:
@@ -135,6 +142,7 @@ def bench_table(
     dataset_family: str | None = "bible",
     group: str | None = None,
     fmt: TableFormat = "markdown",
+    mode: str | None = None,
 ) -> str:
     """Paper-style table: systems x languages x measures, with significance marks vs ``baseline``.
 
@@ -150,12 +158,13 @@ def bench_table(
         nDCG@10 for binary qrels).
     baseline : str, optional
         System the marks compare against (ignored when absent or alone).
-    split, dataset_family, group : str, optional
-        Keep only these rows (None: all).
+    split, dataset_family, group, mode : str, optional
+        Keep only these rows (None: all). Rows of several scoring modes (pooled, maxsim,
+        ot) are refused together: averaged, they would mix two different results.
     fmt : {"markdown", "latex"}
         Pipe tables with bold headings, or booktabs tables with captions.
     """
-    table = bench_tables(results, systems, languages, measures, baseline, split, dataset_family, group)
+    table = bench_tables(results, systems, languages, measures, baseline, split, dataset_family, group, mode)
     return table.render(fmt)
 
 

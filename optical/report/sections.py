@@ -237,7 +237,7 @@ def render_block(block: Block, content: BlockContent | None = None) -> tuple[str
     """Markdown of one block and what its figure needs (``content``: its
     :func:`block_tables`, when already computed)."""
     summary, tables, figure = content if content is not None else block_tables(block)
-    out = [f"### {block.family} ({block.split})", ""]
+    out = [f"### {block.title}", ""]
     if summary is not None:
         out += [f"*Summary.* {summary}", ""]
     out += [f"*{n}*" for n in block.notes] + ([""] if block.notes else [])
@@ -250,7 +250,7 @@ def block_latex(block: Block, context: str = "", content: BlockContent | None = 
     """Every table of one block as LaTeX, under a ``\\subsection*``, captioned ``context — family
     (split) — title``; the block's notes (e.g. measures left out) as a paragraph."""
     _, tables, _ = content if content is not None else block_tables(block)
-    where = f"{block.family} ({block.split})"
+    where = block.title
     out = [r"\subsection*{" + latex_escape(where) + "}", ""]
     out += [latex_escape(n) + "\n" for n in block.notes]
     caption = " — ".join(c for c in (context, where) if c)

@@ -84,9 +84,9 @@ def _keep(row: ResultRow, group: str | None, split: str | None, family: str | No
 
 
 RESULT_COLUMNS = ["group", "system", *INFO_COLUMNS, "dataset", "family", "language", "resource", "split", "task",
-                  "measure", "value", "benchmark", "kind", "run_dir", "key"]
+                  "measure", "value", "benchmark", "kind", "run_dir", "key", "mode"]
 PER_QUERY_COLUMNS = ["group", "system", "method", "model", "pairs", "depth", "seed", "dataset", "language",
-                     "resource", "split", "qid", "measure", "value", "benchmark"]
+                     "resource", "split", "qid", "measure", "value", "benchmark", "mode"]
 
 
 def results_frame(
@@ -100,7 +100,8 @@ def results_frame(
 
     Columns (:data:`RESULT_COLUMNS`): ``group, system, method, model, objective, pairs,
     depth, train, seed, dataset, family, language, resource, split, task, measure, value,
-    benchmark, kind, run_dir, key``.
+    benchmark, kind, run_dir, key, mode`` (``mode``: the retrieval scoring mode, "" for
+    the other tasks; rows of one system in two modes are two different results).
     """
     records = []
     for r in read_rows(store):
@@ -108,7 +109,7 @@ def results_frame(
             continue
         base = {"group": r.group, "system": r.system, **run_info(r), "dataset": r.dataset, "family": r.family,
                 "language": r.language, "resource": r.resource, "split": r.split, "task": r.task}
-        tail = {"benchmark": r.benchmark, "kind": r.kind, "run_dir": r.run_dir, "key": r.key}
+        tail = {"benchmark": r.benchmark, "kind": r.kind, "run_dir": r.run_dir, "key": r.key, "mode": r.mode or ""}
         for measure, value in r.metrics.items():
             records.append(base | {"measure": measure, "value": float(value)} | tail)
     return pd.DataFrame.from_records(records, columns=RESULT_COLUMNS)
@@ -129,10 +130,10 @@ def per_query_frame(
         info = run_info(r)
         head = (r.group, r.system, info["method"], info["model"], info["pairs"], info["depth"], info["seed"],
                 r.dataset, r.language, r.resource, r.split)
-        benchmark = r.benchmark
+        benchmark, mode = r.benchmark, r.mode or ""
         for measure, scores in r.per_query.items():
             for qid, value in scores.items():
-                records.append((*head, str(qid), measure, float(value), benchmark))
+                records.append((*head, str(qid), measure, float(value), benchmark, mode))
     return pd.DataFrame.from_records(records, columns=PER_QUERY_COLUMNS)
 
 

@@ -114,6 +114,12 @@ class ResultRow:
         return self.spec.benchmark
 
     @property
+    def mode(self) -> str | None:
+        """A retrieval row's scoring mode (``pooled``, ``maxsim``, ``ot``; rows stored before
+        modes were recorded are ``pooled``); None for the other tasks."""
+        return str(self.settings.get("mode") or "pooled") if self.task == "retrieval" else None
+
+    @property
     def trained(self) -> bool:
         return bool(self.config)
 
