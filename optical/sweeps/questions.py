@@ -204,17 +204,10 @@ def run_experiment(
         extra = {"group": spec.name, "seed": None, "variant": "zero-shot"}
         if models and system.name in models:
             extra["model"] = models[system.name]
-        evaluated += len(
-            bench(
-                [system],
-                spec.eval,
-                spec.eval_split,
-                store,
-                mode=spec.mode,
-                progress=progress,
-                extra=extra,
+        for mode in spec.scoring:
+            evaluated += len(
+                bench([system], spec.eval, spec.eval_split, store, mode=mode, progress=progress, extra=extra)
             )
-        )
     folders = [r.run_dir for r in plan(spec)] if prune_checkpoints else []
     hook = progress
     if progress is not None and folders:

@@ -10,6 +10,8 @@ A spec (TOML)::
     eval = ["bible:sw", "bible:tl", "bible:de"]
     eval_split = "test"
     zero_shot = ["zero-shot"]           # systems evaluated without training
+    modes = ["pooled", "maxsim"]        # scoring modes every system is evaluated in
+                                        # (default: mode = "pooled"; one row per mode)
 
     [base]                              # distillation settings shared by every run
     "data.max_pairs" = 2000
@@ -80,6 +82,12 @@ class SweepSpec:
     variants: list[dict[str, Any]] = field(default_factory=list)
     mode: str = "pooled"
     store: str | None = None
+    modes: list[str] = field(default_factory=list)
+
+    @property
+    def scoring(self) -> list[str]:
+        """The scoring modes every system is evaluated in: ``modes``, else ``[mode]``."""
+        return list(self.modes) or [self.mode]
 
 
 @dataclass
@@ -97,7 +105,7 @@ SPLITS = ("test", "dev", "train")
 MODES = ("pooled", "maxsim", "ot")  # = optical.retrieval.MODES (no torch import here)
 #: ``[sweep]`` keys and their types
 SWEEP_KEYS: dict[str, Any] = {"name": str, "runs_dir": str, "eval": list[str], "eval_split": str,
-                              "zero_shot": list[str], "mode": str, "store": str | None}
+                              "zero_shot": list[str], "mode": str, "store": str | None, "modes": list[str]}
 _SWEEP_OWNED = ("run.out_dir", "run.name")  # set per run from runs_dir and the variant
 
 
@@ -150,7 +158,7 @@ def _spec_from_toml(data: dict[str, Any], default_name: str) -> SweepSpec:
         name=sweep.get("name", default_name), runs_dir=sweep["runs_dir"], eval=sweep["eval"],
         eval_split=sweep.get("eval_split", "test"), zero_shot=sweep.get("zero_shot", []),
         base=_table(data, "base"), grid=_table(data, "grid"), variants=variants,
-        mode=sweep.get("mode", "pooled"), store=sweep.get("store"),
+        mode=sweep.get("mode", "pooled"), store=sweep.get("store"), modes=sweep.get("modes", []),
     )
 
 
@@ -178,8 +186,13 @@ def check_spec(spec: SweepSpec) -> SweepSpec:
         raise ValueError("[sweep] runs_dir is empty")
     if spec.eval_split not in SPLITS:
         raise ValueError(f"[sweep] eval_split must be one of {', '.join(SPLITS)}, got {spec.eval_split!r}")
-    if spec.mode not in MODES:
-        raise ValueError(f"[sweep] mode must be one of {', '.join(MODES)}, got {spec.mode!r}")
+    for mode in [spec.mode, *spec.modes]:
+        if mode not in MODES:
+            raise ValueError(f"[sweep] mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if len(set(spec.modes)) != len(spec.modes):
+        raise ValueError(f"[sweep] modes lists a mode twice: {spec.modes}")
+    if spec.modes and spec.mode != "pooled" and spec.mode not in spec.modes:
+        raise ValueError(f"[sweep] mode = {spec.mode!r} and modes = {spec.modes}: give one of them")
     spec.base = _settings("[base]", spec.base)
     grid: dict[str, list[Any]] = {}
     for key, values in flatten_settings(spec.grid).items():
@@ -295,9 +308,10 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
     extra = {"group": spec.name}
     if not train_only:
         for name in zero_shot:
-            rows = bench([parse_system(name)], spec.eval, spec.eval_split, store, mode=spec.mode,
-                         progress=progress, extra=extra | {"seed": None, "variant": "zero-shot"})
-            stats["evaluated"] += len(rows)
+            for mode in spec.scoring:
+                rows = bench([parse_system(name)], spec.eval, spec.eval_split, store, mode=mode,
+                             progress=progress, extra=extra | {"seed": None, "variant": "zero-shot"})
+                stats["evaluated"] += len(rows)
     for i, run in enumerate(runs, 1):
         say(f"[{i}/{len(runs)}] {run.system} seed {run.seed} ({run.run_dir})")
         if RunFolder(run.run_dir).finished:
@@ -308,9 +322,10 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
             distill(run.config, resume=resume)
         if not train_only:
             system = parse_system(str(run.run_dir), name=run.system)
-            rows = bench([system], spec.eval, spec.eval_split, store, mode=spec.mode, progress=progress,
-                         extra=extra | {"seed": run.seed, "variant": run.variant, "overrides": run.overrides})
-            stats["evaluated"] += len(rows)
+            for mode in spec.scoring:
+                rows = bench([system], spec.eval, spec.eval_split, store, mode=mode, progress=progress,
+                             extra=extra | {"seed": run.seed, "variant": run.variant, "overrides": run.overrides})
+                stats["evaluated"] += len(rows)
             release_encoders(system.query_model)  # keep memory flat over long sweeps
     stats["seconds"] = time.time() - start
     say(f"sweep {spec.name} done: {json.dumps(stats)}")
