@@ -21,6 +21,7 @@ __all__ = [
     "ModelNotFoundError",
     "check_model_source",
     "load_automodel",
+    "load_seq2seq",
     "load_tokenizer",
     "looks_like_path",
     "quiet_transformers",
@@ -128,6 +129,23 @@ def load_automodel(path: str) -> nn.Module:
             return AutoModel.from_pretrained(path, add_pooling_layer=False)
         except TypeError:
             return AutoModel.from_pretrained(path)
+
+    return _load(str(path), load)
+
+
+def load_seq2seq(path: str) -> nn.Module:
+    """``AutoModelForSeq2SeqLM.from_pretrained(path)`` (MarianMT, NLLB, mT5, ...); a model of
+    another kind is refused with a ValueError naming it."""
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+
+    def load() -> nn.Module:
+        config = AutoConfig.from_pretrained(path)
+        if not getattr(config, "is_encoder_decoder", False):
+            raise ValueError(
+                f"{path}: a {config.model_type} model is not a sequence-to-sequence (translation) "
+                "model; give a MarianMT, NLLB, M2M100 or mT5 checkpoint"
+            )
+        return AutoModelForSeq2SeqLM.from_pretrained(path)
 
     return _load(str(path), load)
 

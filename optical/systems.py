@@ -6,7 +6,10 @@ Spec strings, accepted everywhere a system is named (CLI, notebooks, app):
 - a model name or path (``bundled:...``, a Hugging Face id, a folder): both sides;
 - a distillation run folder (has ``summary.json``): its student on the student's side
   and the frozen teacher on the other side, exactly as it was trained;
-- ``query=<model>,doc=<model>``: explicit sides.
+- ``query=<model>,doc=<model>``: explicit sides;
+- ``translate:<mt-model>[@<target-language-token>]``: every query translated by a
+  sequence-to-sequence model (:mod:`optical.translation`), then retrieved with the
+  zero-shot model (the translate-test baseline).
 
 Encoders are loaded once per process and shared (:func:`load_encoder_cached`).
 """
@@ -35,8 +38,9 @@ class System:
     name: str
     query_model: str
     doc_model: str
-    kind: str = "zero-shot"  # "zero-shot" | "trained" | "model"
+    kind: str = "zero-shot"  # "zero-shot" | "trained" | "model" | "translate"
     run_dir: str | None = None
+    translator: str | None = None  # translate-test: the queries' translation model
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,6 +50,8 @@ class System:
         trained system its run's training time (a retrained run in the same folder is a
         different system). Part of every results row's key."""
         ident: dict[str, Any] = self.to_dict()
+        if self.translator is None:
+            del ident["translator"]  # the identity of every other system is what it always was
         if self.run_dir:
             folder = RunFolder(Path(self.run_dir))
             ident["summary"] = folder.summary().train_seconds if folder.finished else None
@@ -66,6 +72,15 @@ def parse_system(spec: str, name: str | None = None) -> System:
         raise ValueError("empty system spec")
     if spec == "zero-shot":
         return System(name or "zero-shot", ZERO_SHOT, ZERO_SHOT, "zero-shot")
+    if spec.startswith("translate:"):
+        model = spec[len("translate:"):].strip()
+        if not model:
+            raise ValueError(f"{spec!r}: give the translation model, e.g. translate:Helsinki-NLP/opus-mt-sw-en")
+        from optical.hf import check_model_source
+
+        check_model_source(model.rsplit("@", 1)[0])
+        label = model.rstrip("/").rsplit("/", 1)[-1]
+        return System(name or f"translate:{label}", ZERO_SHOT, ZERO_SHOT, "translate", translator=model)
     if spec.startswith("query="):
         parts = dict(p.split("=", 1) for p in spec.split(",") if "=" in p)
         if set(parts) != {"query", "doc"}:

@@ -78,11 +78,18 @@ def evaluate_system(
     measures = list(measures) if measures is not None else list(measure_set(collection.qrels, DatasetSpec.parse(dataset).measures).measures)
     q_enc = load_encoder_cached(system.query_model, device)
     d_enc = load_encoder_cached(system.doc_model, device)
+    queries, translate_s = collection.queries, 0.0
+    if system.translator is not None:  # translate-test: the queries first, then the teacher
+        from optical.translation import load_translator, translate_queries
+
+        t0 = time.time()
+        queries = translate_queries(load_translator(system.translator, device), collection.queries)
+        translate_s = time.time() - t0
     t0 = time.time()
     index = corpus_index(d_enc, collection.corpus, name=corpus_name(dataset), with_tokens=mode != "pooled",
                          progress=progress)
     t1 = time.time()
-    run = Retriever(q_enc, d_enc, index).search(collection.queries, k=k, mode=mode, progress=progress)
+    run = Retriever(q_enc, d_enc, index).search(queries, k=k, mode=mode, progress=progress)
     t2 = time.time()
     frame = per_query(run, collection.qrels, measures)
     means = frame.groupby("measure", sort=False)["value"].mean()  # what evaluate() averages
@@ -91,7 +98,8 @@ def evaluate_system(
     return make_row(
         system, dataset, split, {m: float(v) for m, v in means.items()},
         settings={"mode": mode, "k": k}, key_settings={"measures": measures}, per_query=per_q, n_queries=n,
-        timings={"index_s": t1 - t0, "search_s": t2 - t1, "queries_per_s": n / max(t2 - t1, 1e-9)},
+        timings={"index_s": t1 - t0, "search_s": t2 - t1, "queries_per_s": n / max(t2 - t1, 1e-9)}
+        | ({"translate_s": translate_s} if system.translator is not None else {}),
         context=extra,
     )
 

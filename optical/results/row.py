@@ -49,9 +49,9 @@ class ResultRow:
     ----------
     key
         :func:`row_key` of the evaluation.
-    system, kind, query_model, doc_model, run_dir
+    system, kind, query_model, doc_model, run_dir, translator
         The system (:class:`optical.systems.System`) by name and by its two encoders;
-        ``run_dir`` for a trained system.
+        ``run_dir`` for a trained system, ``translator`` for a translate-test one.
     dataset, language, resource, split
         The dataset spec (:class:`optical.dataset_spec.DatasetSpec`), its query language
         and that language's resource level, the query split.
@@ -83,6 +83,7 @@ class ResultRow:
     query_model: str | None = None
     doc_model: str | None = None
     run_dir: str | None = None
+    translator: str | None = None
     resource: str = "unknown"
     settings: Mapping[str, Any] = field(default_factory=dict)
     per_query: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
@@ -158,8 +159,8 @@ class ResultRow:
 
 
 _TEXT_FIELDS = ("key", "system", "dataset", "language", "split")
-_OPTIONAL_TEXT = ("task", "kind", "query_model", "doc_model", "run_dir", "resource", "group", "variant", "model",
-                  "created")
+_OPTIONAL_TEXT = ("task", "kind", "query_model", "doc_model", "run_dir", "translator", "resource", "group",
+                  "variant", "model", "created")
 _OPTIONAL_MAPS = ("timings", "config", "overrides", "versions")
 
 
@@ -265,6 +266,7 @@ def make_row(
         query_model=system.query_model,
         doc_model=system.doc_model,
         run_dir=system.run_dir,
+        translator=system.translator,
         resource=resource_level(language),
         settings=settings,
         per_query={m: dict(v) for m, v in (per_query or {}).items()},
