@@ -9,7 +9,9 @@ Spec strings, accepted everywhere a system is named (CLI, notebooks, app):
 - ``query=<model>,doc=<model>``: explicit sides;
 - ``translate:<mt-model>[@<target-language-token>]``: every query translated by a
   sequence-to-sequence model (:mod:`optical.translation`), then retrieved with the
-  zero-shot model (the translate-test baseline).
+  zero-shot model (the translate-test baseline);
+- ``bm25`` / ``bm25+translate:<mt-model>``: BM25 over the corpus's words
+  (:mod:`optical.retrieval.lexical`), with the queries as given or translated first.
 
 Encoders are loaded once per process and shared (:func:`load_encoder_cached`).
 """
@@ -29,6 +31,7 @@ from optical.run_folder import RunFolder, read_summary
 __all__ = ["System", "ZERO_SHOT", "parse_system", "load_encoder_cached", "release_encoders", "corpus_name"]
 
 ZERO_SHOT = "bundled:multilingual-e5-small"
+BM25 = "bm25"  # the query / document "model" of a lexical system
 _CACHE: dict[tuple[str, str], Encoder] = {}
 _LOCK = threading.Lock()
 
@@ -38,7 +41,7 @@ class System:
     name: str
     query_model: str
     doc_model: str
-    kind: str = "zero-shot"  # "zero-shot" | "trained" | "model" | "translate"
+    kind: str = "zero-shot"  # "zero-shot" | "trained" | "model" | "translate" | "bm25"
     run_dir: str | None = None
     translator: str | None = None  # translate-test: the queries' translation model
 
@@ -72,6 +75,13 @@ def parse_system(spec: str, name: str | None = None) -> System:
         raise ValueError("empty system spec")
     if spec == "zero-shot":
         return System(name or "zero-shot", ZERO_SHOT, ZERO_SHOT, "zero-shot")
+    if spec == "bm25" or spec.startswith("bm25+"):
+        rest = spec[len("bm25"):].lstrip("+")
+        if rest and not rest.startswith("translate:"):
+            raise ValueError(f"{spec!r}: expected bm25 or bm25+translate:<model>")
+        translator = parse_system(rest).translator if rest else None
+        label = "bm25" if translator is None else f"bm25+{parse_system(rest).name}"
+        return System(name or label, BM25, BM25, "bm25", translator=translator)
     if spec.startswith("translate:"):
         model = spec[len("translate:"):].strip()
         if not model:

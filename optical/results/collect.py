@@ -74,10 +74,11 @@ def evaluate_system(
     from optical.retrieval import Retriever, corpus_index
 
     _check_search(k, mode)
+    if system.kind == "bm25" and mode != "pooled":
+        raise ValueError(f"{system.name}: a BM25 system has no token vectors to score in mode {mode!r}; "
+                         "evaluate it with mode pooled")
     collection = collection if collection is not None else load_collection_checked(dataset, split)
     measures = list(measures) if measures is not None else list(measure_set(collection.qrels, DatasetSpec.parse(dataset).measures).measures)
-    q_enc = load_encoder_cached(system.query_model, device)
-    d_enc = load_encoder_cached(system.doc_model, device)
     queries, translate_s = collection.queries, 0.0
     if system.translator is not None:  # translate-test: the queries first, then the teacher
         from optical.translation import load_translator, translate_queries
@@ -85,11 +86,23 @@ def evaluate_system(
         t0 = time.time()
         queries = translate_queries(load_translator(system.translator, device), collection.queries)
         translate_s = time.time() - t0
-    t0 = time.time()
-    index = corpus_index(d_enc, collection.corpus, name=corpus_name(dataset), with_tokens=mode != "pooled",
-                         progress=progress)
-    t1 = time.time()
-    run = Retriever(q_enc, d_enc, index).search(queries, k=k, mode=mode, progress=progress)
+    if system.kind == "bm25":
+        from optical.retrieval.lexical import bm25_index
+
+        t0 = time.time()
+        lexical = bm25_index(collection.corpus, corpus_name(dataset))
+        t1 = time.time()
+        run = {q: docs for q, docs in lexical.search(queries, k).items() if docs}  # no shared word: nothing
+        if not run:
+            raise ValueError(f"{system.name}: no query of {dataset} ({split}) shares a word with its corpus")
+    else:
+        q_enc = load_encoder_cached(system.query_model, device)
+        d_enc = load_encoder_cached(system.doc_model, device)
+        t0 = time.time()
+        index = corpus_index(d_enc, collection.corpus, name=corpus_name(dataset), with_tokens=mode != "pooled",
+                             progress=progress)
+        t1 = time.time()
+        run = Retriever(q_enc, d_enc, index).search(queries, k=k, mode=mode, progress=progress)
     t2 = time.time()
     frame = per_query(run, collection.qrels, measures)
     means = frame.groupby("measure", sort=False)["value"].mean()  # what evaluate() averages
@@ -121,6 +134,10 @@ def bench(
     rows = []
     _check_search(k, mode)
     parsed = [s if isinstance(s, System) else parse_system(s) for s in systems]
+    for s in parsed:  # refused before any dataset or model is read
+        if s.kind == "bm25" and mode != "pooled":
+            raise ValueError(f"{s.name}: a BM25 system has no token vectors to score in mode {mode!r}; "
+                             "evaluate it with mode pooled")
     # every dataset is read (and checked) before any model loads; its qrels pick its measures
     collections = {dataset: load_collection_checked(dataset, split) for dataset in dict.fromkeys(datasets)}
     for system in parsed:
