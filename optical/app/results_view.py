@@ -325,7 +325,7 @@ def learning_curves(runs: Iterable[RunFolder]) -> pd.DataFrame:
     """Long frame (run, finished, step, metric, value): training loss and dev R@1 / MRR@10."""
     records = []
     for run in runs:
-        for obj in _read_metrics(run.path / "metrics.jsonl"):
+        for obj in _read_metrics(run.metrics_path):
             for metric in TRAINING_LABELS:  # loss, dev_rr10, dev_r1
                 value = obj.get(metric)
                 if isinstance(value, int | float) and np.isfinite(value):

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from optical import run_folder
 from optical.encoders import Encoder, mean_pool
 from optical.losses import TokenGeometry, cross_entropy_ranking, info_nce, optical_loss, pooled_mse
 from optical.paths import atomic_write_json
@@ -214,7 +215,7 @@ def _distill(cfg: DistillConfig, resume: bool, info: DistInfo, device: torch.dev
         _say(f"note: --resume: no checkpoint in {run_dir}; starting a new run from step 0")
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run_dir / "config.json", cfg.to_dict())
+        atomic_write_json(run_dir / run_folder.CONFIG, cfg.to_dict())
     seed_everything(cfg.run.seed, cfg.run.deterministic)
     show = info.is_main and cfg.run.progress
     say = _say if show else (lambda *a, **k: None)
@@ -281,9 +282,9 @@ def _distill(cfg: DistillConfig, resume: bool, info: DistInfo, device: torch.dev
         say(f"loading the checkpoint {ckpt}")
         state = load_checkpoint(ckpt, student, optimizer)
         say(f"resumed from {ckpt} at step {state['step']}/{total_steps}")
-        _truncate_log(run_dir / "metrics.jsonl", state["step"], info)
+        _truncate_log(run_dir / run_folder.METRICS, state["step"], info)
     if state["step"] == 0 and info.is_main:
-        (run_dir / "metrics.jsonl").write_text("")
+        (run_dir / run_folder.METRICS).write_text("")
     lengths = [len(t) for t in pairs.student]
     say(f"training {cfg.system_name()}: {len(pairs)} pairs, {total_steps} steps of {cfg.optim.batch_size} "
         f"on {device} x{info.world_size}; trainable {sum(p.numel() for p in student.parameters() if p.requires_grad):,} "
@@ -384,7 +385,7 @@ def _distill(cfg: DistillConfig, resume: bool, info: DistInfo, device: torch.dev
             "best_dev_rr10": state["best"], "best_step": state["best_step"], "train_seconds": state["elapsed"],
             "world_size": info.world_size, "device": str(device), "config": cfg.to_dict(),
         }
-        atomic_write_json(run_dir / "summary.json", summary)
+        atomic_write_json(run_dir / run_folder.SUMMARY, summary)
     barrier(info)
     cleanup(info)
     return summary
@@ -397,7 +398,7 @@ def _provenance(cfg: DistillConfig, step: int) -> dict[str, Any]:
 
 def _log(run_dir: Path, record: dict[str, Any], info: DistInfo) -> None:
     if info.is_main:
-        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        with open(run_dir / run_folder.METRICS, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
 
 
