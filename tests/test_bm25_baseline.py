@@ -68,3 +68,12 @@ def test_bm25_over_translated_queries(tmp_path, tiny_model_dir, monkeypatch):
     row = evaluate_system(system, str(data), "test", k=10, progress=False)
     translated = translate_queries(translator, {"q": "maji"})
     assert "water" in translated["q"] and row.metrics["R@1"] == 1.0 and "translate_s" in row.timings
+
+
+def test_two_corpora_of_one_name_and_size_get_two_indexes():
+    from optical.retrieval.lexical import bm25_index
+
+    other = {k: Document(k, "stone " + d.text.replace("water", "sand")) for k, d in CORPUS.items()}
+    assert bm25_index(CORPUS, "sw") is bm25_index(dict(CORPUS), "sw")
+    assert bm25_index(other, "sw") is not bm25_index(CORPUS, "sw")
+    assert bm25_index(other, "sw").search({"q": "water"}, 5)["q"] == {}

@@ -10,6 +10,7 @@ are not retrieved (a query can get an empty ranking, which scores 0).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Mapping
 
@@ -19,7 +20,7 @@ from optical.data.types import Document
 
 __all__ = ["BM25Index", "bm25_index"]
 
-_CACHE: dict[tuple[str, int], BM25Index] = {}
+_CACHE: dict[tuple[str, str], BM25Index] = {}
 _LOCK = threading.Lock()
 
 
@@ -60,9 +61,17 @@ class BM25Index:
         return run
 
 
+def _fingerprint(corpus: Mapping[str, Document]) -> str:
+    digest = hashlib.sha256()
+    for doc_id, doc in corpus.items():
+        digest.update(f"{doc_id}\x1f{doc.title or ''}\x1f{doc.text}\x1e".encode())
+    return digest.hexdigest()
+
+
 def bm25_index(corpus: Mapping[str, Document], name: str) -> BM25Index:
-    """One shared index per corpus (by name and size) in this process."""
-    key = (name, len(corpus))
+    """One shared index per corpus in this process, keyed by the corpus's content (two
+    folders of one name are two corpora)."""
+    key = (name, _fingerprint(corpus))
     with _LOCK:
         if key not in _CACHE:
             _CACHE[key] = BM25Index(corpus)
