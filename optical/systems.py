@@ -11,7 +11,9 @@ Spec strings, accepted everywhere a system is named (CLI, notebooks, app):
   sequence-to-sequence model (:mod:`optical.translation`), then retrieved with the
   zero-shot model (the translate-test baseline);
 - ``bm25`` / ``bm25+translate:<mt-model>``: BM25 over the corpus's words
-  (:mod:`optical.retrieval.lexical`), with the queries as given or translated first.
+  (:mod:`optical.retrieval.lexical`), with the queries as given or translated first;
+- ``rrf:<system>|<system>[|...]``: reciprocal-rank fusion of the systems' rankings
+  (:mod:`optical.retrieval.fusion`), e.g. ``rrf:bm25+translate:<model>|zero-shot``.
 
 Encoders are loaded once per process and shared (:func:`load_encoder_cached`).
 """
@@ -41,9 +43,10 @@ class System:
     name: str
     query_model: str
     doc_model: str
-    kind: str = "zero-shot"  # "zero-shot" | "trained" | "model" | "translate" | "bm25"
+    kind: str = "zero-shot"  # "zero-shot" | "trained" | "model" | "translate" | "bm25" | "rrf"
     run_dir: str | None = None
     translator: str | None = None  # translate-test: the queries' translation model
+    parts: tuple[System, ...] | None = None  # rrf: the fused systems
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,8 +56,11 @@ class System:
         trained system its run's training time (a retrained run in the same folder is a
         different system). Part of every results row's key."""
         ident: dict[str, Any] = self.to_dict()
-        if self.translator is None:
-            del ident["translator"]  # the identity of every other system is what it always was
+        for field_name in ("translator", "parts"):
+            if ident[field_name] is None:
+                del ident[field_name]  # the identity of every other system is what it always was
+        if self.parts is not None:
+            ident["parts"] = [p.identity() for p in self.parts]
         if self.run_dir:
             folder = RunFolder(Path(self.run_dir))
             ident["summary"] = folder.summary().train_seconds if folder.finished else None
@@ -75,6 +81,13 @@ def parse_system(spec: str, name: str | None = None) -> System:
         raise ValueError("empty system spec")
     if spec == "zero-shot":
         return System(name or "zero-shot", ZERO_SHOT, ZERO_SHOT, "zero-shot")
+    if spec.startswith("rrf:"):
+        specs = [s.strip() for s in spec[len("rrf:"):].split("|")]
+        if len(specs) < 2 or not all(specs):
+            raise ValueError(f"{spec!r}: expected rrf:<system>|<system>[|...] (at least two systems)")
+        parts = tuple(parse_system(s) for s in specs)
+        label = f"rrf({', '.join(p.name for p in parts)})"
+        return System(name or label, "rrf", "rrf", "rrf", parts=parts)
     if spec == "bm25" or spec.startswith("bm25+"):
         rest = spec[len("bm25"):].lstrip("+")
         if rest and not rest.startswith("translate:"):

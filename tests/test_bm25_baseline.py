@@ -77,3 +77,35 @@ def test_two_corpora_of_one_name_and_size_get_two_indexes():
     assert bm25_index(CORPUS, "sw") is bm25_index(dict(CORPUS), "sw")
     assert bm25_index(other, "sw") is not bm25_index(CORPUS, "sw")
     assert bm25_index(other, "sw").search({"q": "water"}, 5)["q"] == {}
+
+
+def test_reciprocal_rank_fusion():
+    from optical.retrieval.fusion import reciprocal_rank_fusion
+
+    a = {"q": {"x": 3.0, "y": 2.0, "z": 1.0}}
+    b = {"q": {"y": 0.9, "w": 0.8}, "r": {"x": 1.0}}
+    fused = reciprocal_rank_fusion([a, b], k=3)
+    assert list(fused["q"]) == ["y", "x", "w"]  # y: 1/62 + 1/61 beats x: 1/61
+    assert fused["q"]["y"] == pytest.approx(1 / 62 + 1 / 61) and fused["r"] == {"x": pytest.approx(1 / 61)}
+    with pytest.raises(ValueError, match="k must be"):
+        reciprocal_rank_fusion([a], k=0)
+
+
+def test_rrf_system_fuses_bm25_and_a_dense_system(tmp_path, tiny_model_dir):
+    from optical.results.collect import system_run
+    from optical.retrieval.fusion import reciprocal_rank_fusion
+
+    system = parse_system(f"rrf:bm25|{tiny_model_dir}")
+    assert system.kind == "rrf" and [p.kind for p in system.parts] == ["bm25", "model"]
+    assert system.name == f"rrf(bm25, {tiny_model_dir.name})"
+    assert system.identity()["parts"][0]["kind"] == "bm25"
+    data = write_tiny_beir(tmp_path / "tiny")
+    col = load_collection_checked(str(data), "test")
+    fused, _ = system_run(system, str(data), col, 10, "maxsim")  # the BM25 part ranks lexically
+    lexical, _ = system_run(system.parts[0], str(data), col, 10, "pooled")
+    dense, _ = system_run(system.parts[1], str(data), col, 10, "maxsim")
+    assert fused == reciprocal_rank_fusion([lexical, dense], 10)
+    row = evaluate_system(system, str(data), "test", k=10, progress=False)
+    assert row.kind == "rrf" and row.mode == "pooled" and "index_s" in row.timings
+    with pytest.raises(ValueError, match="at least two systems"):
+        parse_system("rrf:bm25")

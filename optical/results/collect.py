@@ -21,7 +21,7 @@ from optical.results.row import ResultRow, make_row, row_key
 from optical.results.store import ResultsStore
 from optical.systems import System, corpus_name, load_encoder_cached, parse_system
 
-__all__ = ["SEARCH_MODES", "bench", "evaluate_system", "load_collection_checked"]
+__all__ = ["SEARCH_MODES", "bench", "evaluate_system", "load_collection_checked", "system_run"]
 
 Progress = Callable[[str], None]
 SEARCH_MODES = ("pooled", "maxsim", "ot")
@@ -71,7 +71,6 @@ def evaluate_system(
     (:data:`optical.results.row.CONTEXT_FIELDS`).
     """
     from optical.evaluation import per_query
-    from optical.retrieval import Retriever, corpus_index
 
     _check_search(k, mode)
     if system.kind == "bm25" and mode != "pooled":
@@ -79,13 +78,54 @@ def evaluate_system(
                          "evaluate it with mode pooled")
     collection = collection if collection is not None else load_collection_checked(dataset, split)
     measures = list(measures) if measures is not None else list(measure_set(collection.qrels, DatasetSpec.parse(dataset).measures).measures)
-    queries, translate_s = collection.queries, 0.0
-    if system.translator is not None:  # translate-test: the queries first, then the teacher
+    run, timings = system_run(system, dataset, collection, k, mode, device, progress)
+    frame = per_query(run, collection.qrels, measures)
+    means = frame.groupby("measure", sort=False)["value"].mean()  # what evaluate() averages
+    per_q = {m: dict(zip(g["qid"], g["value"].astype(float), strict=True)) for m, g in frame.groupby("measure")}
+    n = len(collection.queries)
+    return make_row(
+        system, dataset, split, {m: float(v) for m, v in means.items()},
+        settings={"mode": mode, "k": k}, key_settings={"measures": measures}, per_query=per_q, n_queries=n,
+        timings=timings | {"queries_per_s": n / max(timings["search_s"], 1e-9)},
+        context=extra,
+    )
+
+
+def system_run(
+    system: System,
+    dataset: str,
+    collection: RetrievalCollection,
+    k: int,
+    mode: str,
+    device: str | None = None,
+    progress: bool = False,
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """The ranking of ``system`` for every query of ``collection`` (qid -> {doc: score}) and
+    the seconds spent (``index_s``, ``search_s``, ``translate_s`` when it translates).
+
+    Dense systems search a cached index of the corpus (in ``mode``); ``bm25`` ones a BM25
+    index; ``translate`` ones translate the queries first; ``rrf`` ones fuse their parts'
+    top ``k`` (BM25 parts always rank lexically, the others in ``mode``).
+    """
+    from optical.retrieval import Retriever, corpus_index
+
+    if system.parts is not None:
+        from optical.retrieval.fusion import reciprocal_rank_fusion
+
+        runs, timings = [], {}
+        for part in system.parts:
+            part_run, part_times = system_run(part, dataset, collection, k, "pooled" if part.kind == "bm25" else mode,
+                                              device, progress)
+            runs.append(part_run)
+            timings = {key: timings.get(key, 0.0) + v for key, v in part_times.items()}
+        return reciprocal_rank_fusion(runs, k), timings
+    queries, timings = collection.queries, {}
+    if system.translator is not None:  # translate-test: the queries first, then the retriever
         from optical.translation import load_translator, translate_queries
 
         t0 = time.time()
         queries = translate_queries(load_translator(system.translator, device), collection.queries)
-        translate_s = time.time() - t0
+        timings["translate_s"] = time.time() - t0
     if system.kind == "bm25":
         from optical.retrieval.lexical import bm25_index
 
@@ -94,7 +134,7 @@ def evaluate_system(
         t1 = time.time()
         run = {q: docs for q, docs in lexical.search(queries, k).items() if docs}  # no shared word: nothing
         if not run:
-            raise ValueError(f"{system.name}: no query of {dataset} ({split}) shares a word with its corpus")
+            raise ValueError(f"{system.name}: no query of {dataset} shares a word with its corpus")
     else:
         q_enc = load_encoder_cached(system.query_model, device)
         d_enc = load_encoder_cached(system.doc_model, device)
@@ -103,18 +143,7 @@ def evaluate_system(
                              progress=progress)
         t1 = time.time()
         run = Retriever(q_enc, d_enc, index).search(queries, k=k, mode=mode, progress=progress)
-    t2 = time.time()
-    frame = per_query(run, collection.qrels, measures)
-    means = frame.groupby("measure", sort=False)["value"].mean()  # what evaluate() averages
-    per_q = {m: dict(zip(g["qid"], g["value"].astype(float), strict=True)) for m, g in frame.groupby("measure")}
-    n = len(collection.queries)
-    return make_row(
-        system, dataset, split, {m: float(v) for m, v in means.items()},
-        settings={"mode": mode, "k": k}, key_settings={"measures": measures}, per_query=per_q, n_queries=n,
-        timings={"index_s": t1 - t0, "search_s": t2 - t1, "queries_per_s": n / max(t2 - t1, 1e-9)}
-        | ({"translate_s": translate_s} if system.translator is not None else {}),
-        context=extra,
-    )
+    return run, timings | {"index_s": t1 - t0, "search_s": time.time() - t1}
 
 
 def bench(
