@@ -80,8 +80,10 @@ def _layout(store: TokenStore) -> _Layout:
         members = np.flatnonzero(store.lengths == width)
         rows, _ = store.gather_packed(members, as_float32=False)  # document by document
         blocks.append(_Block(members, np.ascontiguousarray(rows, dtype=np.float16), int(width)))
-    vectors = np.asarray(store.vectors)
-    max_norm = float(np.sqrt((vectors.astype(np.float64) ** 2).sum(1).max())) if len(vectors) else 0.0
+    max_norm = 0.0
+    for start in range(0, store.n_tokens, 1 << 16):  # float64 in slices: no full-store copy
+        rows = np.asarray(store.vectors[start : start + (1 << 16)], dtype=np.float64)
+        max_norm = max(max_norm, float(np.sqrt((rows**2).sum(1).max())))
     layout = _Layout(tuple(blocks), max_norm)
     _LAYOUTS[store] = layout
     return layout
