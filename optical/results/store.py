@@ -75,10 +75,10 @@ class ResultsStore:
                 if n != len(lines):
                     raise ValueError(f"{self.path}, line {n}: not a JSON object") from None
                 continue
-            problem = row_problem(row)
-            if problem:
-                raise ValueError(f"{self.path}, line {n}: {problem} (not a results row: fix or remove that line)")
-            out.append(ResultRow.from_dict(row))
+            try:
+                out.append(ResultRow.from_dict(row))  # checked once, by the schema
+            except ValueError as err:
+                raise ValueError(f"{self.path}, line {n}: {err} (not a results row: fix or remove that line)") from None
         return out
 
     def keys(self) -> set[str]:
