@@ -92,9 +92,9 @@ def parse_system(spec: str, name: str | None = None) -> System:
         rest = spec[len("bm25"):].lstrip("+")
         if rest and not rest.startswith("translate:"):
             raise ValueError(f"{spec!r}: expected bm25 or bm25+translate:<model>")
-        translator = parse_system(rest).translator if rest else None
-        label = "bm25" if translator is None else f"bm25+{parse_system(rest).name}"
-        return System(name or label, BM25, BM25, "bm25", translator=translator)
+        translated = parse_system(rest) if rest else None
+        label = "bm25" if translated is None else f"bm25+{translated.name}"
+        return System(name or label, BM25, BM25, "bm25", translator=translated and translated.translator)
     if spec.startswith("translate:"):
         model = spec[len("translate:"):].strip()
         if not model:

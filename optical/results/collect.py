@@ -34,6 +34,14 @@ def _check_search(k: object, mode: str) -> None:
         raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}")
 
 
+def _check_mode_fits(systems: Sequence[System], mode: str) -> None:
+    """A BM25 system ranks words: it has no token vectors to score in another mode."""
+    for s in systems:
+        if s.kind == "bm25" and mode != "pooled":
+            raise ValueError(f"{s.name}: a BM25 system has no token vectors to score in mode {mode!r}; "
+                             "evaluate it with mode pooled")
+
+
 def load_collection_checked(dataset: str, split: str) -> RetrievalCollection:
     """A dataset split that can be benchmarked: it has queries, qrels, and queries judged."""
     from optical.retrieval.query_checks import check_queries
@@ -73,9 +81,7 @@ def evaluate_system(
     from optical.evaluation import per_query
 
     _check_search(k, mode)
-    if system.kind == "bm25" and mode != "pooled":
-        raise ValueError(f"{system.name}: a BM25 system has no token vectors to score in mode {mode!r}; "
-                         "evaluate it with mode pooled")
+    _check_mode_fits([system], mode)
     collection = collection if collection is not None else load_collection_checked(dataset, split)
     measures = list(measures) if measures is not None else list(measure_set(collection.qrels, DatasetSpec.parse(dataset).measures).measures)
     run, timings = system_run(system, dataset, collection, k, mode, device, progress)
@@ -163,10 +169,7 @@ def bench(
     rows = []
     _check_search(k, mode)
     parsed = [s if isinstance(s, System) else parse_system(s) for s in systems]
-    for s in parsed:  # refused before any dataset or model is read
-        if s.kind == "bm25" and mode != "pooled":
-            raise ValueError(f"{s.name}: a BM25 system has no token vectors to score in mode {mode!r}; "
-                             "evaluate it with mode pooled")
+    _check_mode_fits(parsed, mode)  # refused before any dataset or model is read
     # every dataset is read (and checked) before any model loads; its qrels pick its measures
     collections = {dataset: load_collection_checked(dataset, split) for dataset in dict.fromkeys(datasets)}
     for system in parsed:
