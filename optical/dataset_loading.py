@@ -46,7 +46,7 @@ def dataset_dir(spec: Spec, build: bool = True) -> Path:
     if not ds.is_embedded:
         if not ds.folder.exists():
             raise FileNotFoundError(
-                f"{ds}: no such dataset folder or file (or use bible:<lang> / cldr:<lang>)"
+                f"{ds}: no such dataset folder or file (or use bible:<lang> / bible-xref:<lang> / cldr:<lang>)"
             )
         return ds.folder
     family = FAMILIES[ds.family]

@@ -4,6 +4,7 @@ A dataset spec is a string, given on the command line, in configs and sweep spec
 stored as the ``dataset`` of every results row:
 
 - ``bible:sw``  the embedded Bible CLIR benchmark, Swahili queries (built on demand);
+- ``bible-xref:sw``  the cross-reference (topic-relevance) task on the same documents;
 - ``cldr:so``   CLDR territory/language names, Somali queries;
 - ``bitext:<spec>``  the bitext pairs of ``<spec>`` (rows of the alignment analysis);
 - anything else: a path to a BEIR folder (collections) or a file (bitext TSV, corpus).
@@ -24,7 +25,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from optical.assets.languages import BIBLE_LANGUAGES, CLDR_LANGUAGES, Language, parse_languages
+from optical.assets.languages import (
+    BIBLE_LANGUAGES,
+    CLDR_LANGUAGES,
+    XREF_LANGUAGES,
+    Language,
+    parse_languages,
+)
 
 __all__ = ["BITEXT", "COLLECTION", "EMBEDDED", "FAMILIES", "DatasetSpec", "Family"]
 
@@ -91,6 +98,10 @@ FAMILIES: dict[str, Family] = {
         Family("bible", BIBLE_LANGUAGES, "--languages", root=_lazy("optical.assets.bible", "bible_dir"),
                check=_lazy("optical.assets.bible", "bible_check"), build=_lazy("optical.assets.bible", "build_bible"),
                corpus_label="English New Testament (WEB)"),
+        Family("bible-xref", XREF_LANGUAGES, "--languages", root=_lazy("optical.assets.bible_xref", "bible_xref_dir"),
+               check=_lazy("optical.assets.bible_xref", "bible_xref_check"),
+               build=_lazy("optical.assets.bible_xref", "build_bible_xref"), measures="xref",
+               corpus_label="English New Testament (WEB)", corpus="bible"),
         Family("cldr", CLDR_LANGUAGES, "--cldr-languages", root=_lazy("optical.assets.cldr", "cldr_dir"),
                check=_lazy("optical.assets.cldr", "cldr_check"), build=_lazy("optical.assets.cldr", "build_cldr")),
     )

@@ -135,10 +135,11 @@ BIBLE_SCHEMA = [
 ]
 
 
-def make_bible_db(path: Path, nt_verses: int = 12) -> Path:
+def make_bible_db(path: Path, nt_verses: int = 12, extra_xref: list[tuple[int, ...]] | None = None) -> Path:
     """A tiny bible.db: OT book 1 (3 verses) and NT book 40 (``nt_verses`` verses), in
     WEB ("4"), Swahili ("h") and KJV ("k"). Swahili 40:1:2 is "-" and 40:1:3 is empty;
-    WEB 40:1:5 and 40:1:6 share one text; 40:1:1 cross-references 40:1:4 and 1:1:1."""
+    WEB 40:1:5 and 40:1:6 share one text; 40:1:1 cross-references 40:1:4 and 1:1:1;
+    ``extra_xref``: more (book, chapter, verse, book, chapter, verse) links."""
     conn = sqlite3.connect(path)
     for stmt in BIBLE_SCHEMA:
         conn.execute(stmt)
@@ -158,7 +159,8 @@ def make_bible_db(path: Path, nt_verses: int = 12) -> Path:
     )
     conn.executemany(
         "INSERT INTO bibleCrossRef VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(1, 40, 1, 1, 40, 1, 4), (2, 40, 1, 1, 1, 1, 1)],
+        [(1, 40, 1, 1, 40, 1, 4), (2, 40, 1, 1, 1, 1, 1)]
+        + [(3 + i, *link) for i, link in enumerate(extra_xref or [])],
     )
     conn.commit()
     conn.close()

@@ -88,7 +88,7 @@ def test_corpus_names_and_labels(tmp_path):
     "text, pattern",
     [
         ("", r"empty dataset spec"),
-        ("bible:", r"'bible:' is not an embedded dataset \(expected one of bible:<lang>, cldr:<lang>\)"),
+        ("bible:", r"'bible:' is not an embedded dataset \(expected one of bible:<lang>, bible-xref:<lang>, cldr:<lang>\)"),
         ("cldr:", r"'cldr:' is not an embedded dataset"),
         ("bitext:", r"'bitext:'.*bitext:<dataset spec>"),
         ("bible:xx", r"'bible:xx': unknown language code\(s\) xx; available: sw \(Swahili\)"),

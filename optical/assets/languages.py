@@ -9,6 +9,8 @@ __all__ = [
     "BIBLE_LANGUAGES",
     "DEFAULT_LANGUAGES",
     "CLDR_LANGUAGES",
+    "XREF_LANGUAGES",
+    "XREF_WEB",
     "parse_languages",
     "resource_level",
 ]
@@ -54,6 +56,14 @@ BIBLE_LANGUAGES: dict[str, Language] = {
 
 DEFAULT_LANGUAGES: tuple[str, ...] = ("sw", "tl", "bn", "hi", "de", "fr", "en")
 
+# The cross-reference task (``bible-xref:<lang>``) has the Bible languages and one more
+# English query: the WEB verse itself, the document's own text (the teacher ceiling).
+XREF_WEB = "en-web"
+XREF_LANGUAGES: dict[str, Language] = {
+    **BIBLE_LANGUAGES,
+    XREF_WEB: Language(XREF_WEB, "English (WEB, the document's own text)", "high", "4"),
+}
+
 # Short-phrase domain (CLDR names through babel): Bible languages plus languages
 # with no Bible translation here (so, ha, am, mr, yo). Yoruba is not among XLM-R's
 # 100 pre-training languages: an unseen-language control.
@@ -74,7 +84,7 @@ CLDR_LOCALE = {"tl": "fil"}
 
 def resource_level(code: str) -> str:
     """``low`` / ``medium`` / ``high`` for a known language code (``unknown`` otherwise)."""
-    lang = BIBLE_LANGUAGES.get(code) or CLDR_LANGUAGES.get(code)
+    lang = XREF_LANGUAGES.get(code) or CLDR_LANGUAGES.get(code)
     return lang.resource if lang else "unknown"
 
 

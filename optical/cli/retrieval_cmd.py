@@ -149,7 +149,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = defaults_parser(sub, "search", _cmd_search)
     p.add_argument("--query-model", required=True, help="query encoder (e.g. a distilled student)")
     p.add_argument("--doc-model", default=None, help="document encoder (default: --query-model)")
-    p.add_argument("--dataset", required=True, help="bible:<lang>, cldr:<lang> or a BEIR folder")
+    p.add_argument("--dataset", required=True, help="bible:<lang>, bible-xref:<lang>, cldr:<lang> or a BEIR folder")
     p.add_argument("--split", default="test", help="query split")
     p.add_argument("--mode", choices=["pooled", "maxsim", "ot"], default="pooled")
     p.add_argument("--k", type=positive_int, default=100, help="documents per query")

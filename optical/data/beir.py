@@ -7,6 +7,9 @@ Format
 - ``queries.jsonl`` (or ``.gz``): one object per line with ``"_id"`` and ``"text"``.
 - ``qrels/<split>.tsv``: ``query-id<TAB>corpus-id<TAB>score`` with that header
   line (the header is optional on reading); ``score`` is an integer.
+- ``excluded/<split>.tsv`` (optional, optical's own): ``query-id<TAB>corpus-id``
+  with that header: documents removed from the query's ranking before it is scored
+  (:attr:`~optical.data.types.RetrievalCollection.excluded`).
 
 Ids may be JSON strings or integers (stored as strings). Blank lines are
 ignored. Decisions: a duplicate ``_id`` in the corpus or the queries, and a
@@ -21,7 +24,7 @@ import json
 import numbers
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +41,11 @@ from optical.data.trec import DUPLICATE_JUDGEMENT
 from optical.data.types import Document, Qrels, RetrievalCollection
 from optical.paths import atomic_path
 
-__all__ = ["load_beir", "write_beir", "read_jsonl_corpus", "read_beir_qrels"]
+__all__ = ["load_beir", "write_beir", "write_excluded", "read_jsonl_corpus", "read_beir_qrels",
+           "read_beir_excluded"]
 
 _QRELS_HEADER = ["query-id", "corpus-id", "score"]
+_EXCLUDED_HEADER = ["query-id", "corpus-id"]
 _DIR_EXPECTED = "a BEIR directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)"
 
 
@@ -174,6 +179,35 @@ def read_beir_qrels(path: Path) -> Qrels:
     return qrels
 
 
+def read_beir_excluded(path: Path) -> dict[str, set[str]]:
+    """``excluded/<split>.tsv``: query id -> documents removed from its ranking."""
+    expected = "query-id<TAB>corpus-id"
+    excluded: dict[str, set[str]] = {}
+    for lineno, text in iter_lines(path, f"excluded documents ({expected}, with a header line)"):
+        if not text.strip():
+            continue
+        fields = [f.strip() for f in text.split("\t")]
+        if lineno == 1 and fields == _EXCLUDED_HEADER:
+            continue
+        if len(fields) != 2 or not all(fields):
+            raise DataFormatError(path, lineno, f"2 tab-separated non-empty fields: {expected}", text)
+        excluded.setdefault(fields[0], set()).add(fields[1])
+    return excluded
+
+
+def write_excluded(excluded: dict[str, Iterable[str]], path: str | os.PathLike[str], split: str) -> None:
+    """Write ``excluded/<split>.tsv`` under the BEIR folder ``path`` (atomically)."""
+    lines = ["\t".join(_EXCLUDED_HEADER) + "\n"]
+    for qid, docs in excluded.items():
+        _check_tsv_id(qid, "query id")
+        for did in sorted(docs):
+            _check_tsv_id(did, "document id")
+            lines.append(f"{qid}\t{did}\n")
+    with atomic_path(Path(path) / "excluded" / f"{split}.tsv") as tmp, open(tmp, "w", encoding="utf-8",
+                                                                           newline="") as fh:
+        fh.writelines(lines)
+
+
 def _find(root: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz"):
         if (root / name).is_file():
@@ -237,8 +271,11 @@ def load_beir(
     corpus = read_jsonl_corpus(_find(root, "corpus.jsonl"))
     all_queries = _read_queries(_find(root, "queries.jsonl"))
     queries = {qid: all_queries[qid] for qid in qrels if qid in all_queries}
+    excluded_path = root / "excluded" / f"{split}.tsv"
+    excluded = read_beir_excluded(excluded_path) if excluded_path.is_file() else {}
     collection = RetrievalCollection(
-        corpus=corpus, queries=queries, qrels=qrels, name=f"{root.name}/{split}", language=language
+        corpus=corpus, queries=queries, qrels=qrels, name=f"{root.name}/{split}", language=language,
+        excluded={q: docs for q, docs in excluded.items() if q in queries},
     )
     _check_consistency(collection, strict)
     return collection

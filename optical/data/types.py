@@ -62,6 +62,10 @@ class RetrievalCollection:
         A label such as ``"miracl-v1.0-sw/dev"``.
     language : str or None
         Language of the documents (ISO 639 code), when known.
+    excluded : dict[str, set[str]]
+        Query id → documents that must not count for it: removed from its ranking
+        before scoring (:func:`optical.evaluation.exclusions.drop_excluded`), e.g. the
+        query's own translation on a topic-relevance task. Never judged.
     """
 
     corpus: dict[str, Document]
@@ -69,6 +73,7 @@ class RetrievalCollection:
     qrels: Qrels
     name: str = ""
     language: str | None = None
+    excluded: dict[str, set[str]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         n_judged = sum(len(d) for d in self.qrels.values())
@@ -109,6 +114,9 @@ class RetrievalCollection:
                     issues.append(f"qrels for query {qid!r} name unknown document {did!r}")
                 if not isinstance(rel, (int, np.integer)) or isinstance(rel, bool):
                     issues.append(f"qrels for ({qid!r}, {did!r}) have non-integer grade {rel!r}")
+        for qid, docs in self.excluded.items():
+            for did in sorted(docs & set(self.qrels.get(qid, {}))):
+                issues.append(f"document {did!r} is both judged and excluded for query {qid!r}")
         if strict and issues:
             label = f" {self.name!r}" if self.name else ""
             raise ValueError(

@@ -7,7 +7,9 @@ Every module that names a retrieval measure or shows its label imports it from h
   cross-references are grade 1): R@k and MRR count grade 2 (``R(rel=2)@1``), MAP and
   nDCG use every graded judgement;
 * **binary** (every other collection: BEIR folders, CLDR names, or grade 2 missing for
-  some query): every judged-relevant document (grade >= 1) counts (``R@1``).
+  some query): every judged-relevant document (grade >= 1) counts (``R@1``);
+* **xref** (declared by the cross-reference task ``bible-xref``): several relevant verses
+  per query, MAP first, then nDCG@10, P@10 and MRR@10.
 
 :func:`measure_set` picks the kind from a collection's qrels. Names are ir_measures names
 (:func:`optical.evaluation.metrics.parse_measure` reads them); labels say which relevance
@@ -45,6 +47,8 @@ __all__ = [
     "REPORT_RETRIEVAL_MEASURES",
     "TABLE_MEASURES",
     "TRAINING_LABELS",
+    "XREF",
+    "XREF_NOTE",
     "display_label",
     "measure_label",
     "measure_note",
@@ -94,7 +98,15 @@ GRADED = _leading_set(
     "graded", ("R(rel=2)@1", "RR(rel=2)@10", "AP", "nDCG@10", "R(rel=2)@10", "R@100"), GRADED_NOTE
 )
 BINARY = _leading_set("binary", ("R@1", "RR@10", "AP", "nDCG@10", "R@10", "R@100"), BINARY_NOTE)
-MEASURE_SETS = (GRADED, BINARY)  # graded first: mixed tables list its measures first
+XREF_NOTE = (
+    "On the cross-reference task every cross-referenced verse is relevant (several per query); "
+    "the query's own translation and its identical-text duplicates are removed from the ranking "
+    "before scoring."
+)
+#: The cross-reference task (``bible-xref``): several relevant documents per query, none of them
+#: the query's translation; MAP leads, P@10 and MRR@10 beside it.
+XREF = _leading_set("xref", ("AP", "nDCG@10", "P@10", "RR@10", "R@100"), XREF_NOTE)
+MEASURE_SETS = (GRADED, BINARY, XREF)  # graded first: mixed tables list its measures first
 _SHARED = {"AP", "nDCG@10"}  # in both sets, with the same meaning
 
 BENCH_MEASURES = GRADED.measures
@@ -133,21 +145,26 @@ def measure_set(qrels: Mapping[str, Mapping[str, int]], declared: str | None = N
     return BINARY
 
 
+def _sets_shown(have: set[str]) -> list[MeasureSet]:
+    """The sets whose whole table is among ``have`` (rows carry all of their set's measures);
+    failing that, the sets with a measure of their own among ``have``."""
+    whole = [k for k in MEASURE_SETS if set(k.table) <= have]
+    return whole or [k for k in MEASURE_SETS if have & (set(k.table) - _SHARED)]
+
+
 def table_measures(present: Iterable[str]) -> tuple[str, ...]:
-    """The table measures for rows that carry these measures: the graded set's, the binary
-    set's, or both (graded first) when the rows mix collections of both kinds."""
+    """The table measures for rows that carry these measures: their set's table, or the
+    tables of several sets (in :data:`MEASURE_SETS` order) when the rows mix kinds."""
     have = set(present)
     out: list[str] = []
-    for kind in MEASURE_SETS:
-        if have & (set(kind.table) - _SHARED):
-            out += [m for m in kind.table if m in have and m not in out]
+    for kind in _sets_shown(have):
+        out += [m for m in kind.table if m in have and m not in out]
     return tuple(out) or tuple(m for m in TABLE_MEASURES if m in have) or TABLE_MEASURES
 
 
 def measure_note(measures: Iterable[str]) -> str:
     """The note under a table of these measures ("" when only MAP / nDCG@10 are shown)."""
-    shown = set(measures)
-    return " ".join(k.note for k in MEASURE_SETS if shown & (set(k.table) - _SHARED))
+    return " ".join(k.note for k in _sets_shown(set(measures)))
 
 
 def primary_measure(available: Iterable[str]) -> str | None:

@@ -79,12 +79,16 @@ def evaluate_system(
     (:data:`optical.results.row.CONTEXT_FIELDS`).
     """
     from optical.evaluation import per_query
+    from optical.evaluation.exclusions import drop_excluded, search_depth
 
     _check_search(k, mode)
     _check_mode_fits([system], mode)
     collection = collection if collection is not None else load_collection_checked(dataset, split)
     measures = list(measures) if measures is not None else list(measure_set(collection.qrels, DatasetSpec.parse(dataset).measures).measures)
-    run, timings = system_run(system, dataset, collection, k, mode, device, progress)
+    run, timings = system_run(system, dataset, collection, search_depth(k, collection.excluded), mode, device,
+                              progress)
+    if collection.excluded:  # e.g. the query's own translation on bible-xref: not allowed to count
+        run = drop_excluded(run, collection.excluded, k)
     frame = per_query(run, collection.qrels, measures)
     means = frame.groupby("measure", sort=False)["value"].mean()  # what evaluate() averages
     per_q = {m: dict(zip(g["qid"], g["value"].astype(float), strict=True)) for m, g in frame.groupby("measure")}

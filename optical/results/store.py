@@ -4,6 +4,10 @@ Every row carries the system, its training config (if any), the dataset and lang
 aggregate metrics, per-query scores (for significance tests), timings and versions.
 The app's results view, the notebooks and ``optical report`` all read this file.
 Default location: ``$OPTICAL_RESULTS`` or ``runs/results.jsonl`` under the current folder.
+
+A store whose name ends in ``.gz`` is the same JSONL, each appended row one gzip member
+(a valid gzip file at every moment; ``zcat`` reads it): the form a sweep's store is
+committed in, since per-query scores make rows large (about 60 kB, 20 kB compressed).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import platform
 import threading
 import time
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -61,7 +66,7 @@ class ResultsStore:
         if not self.path.is_file():
             return []
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = self._text().splitlines()
         except UnicodeDecodeError:
             raise ValueError(f"{self.path}: not a UTF-8 text file (expected a JSONL results store)") from None
         out = []
@@ -92,26 +97,70 @@ class ResultsStore:
         if problem:
             raise ValueError(f"not a results row: {problem}")
         row = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()} | row
-        line = json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        line = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         with _LOCK:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._drop_partial_last_line()
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
+            with open(self.path, "ab") as fh:
+                fh.write(_gzip_member(line) if self.compressed else line)
                 fh.flush()
                 os.fsync(fh.fileno())
 
+    @property
+    def compressed(self) -> bool:
+        return self.path.suffix == ".gz"
+
+    def _text(self) -> str:
+        data = self.path.read_bytes()
+        if not self.compressed:
+            return data.decode("utf-8")
+        members, _ = _gzip_members(data, self.path)
+        return b"".join(members).decode("utf-8")
+
     def _drop_partial_last_line(self) -> None:
-        """A crash mid-append leaves a line without its newline: remove it before appending."""
+        """A crash mid-append leaves a line without its newline (a gzip store: a member cut
+        short): remove it before appending."""
         if not self.path.is_file() or self.path.stat().st_size == 0:
             return
         data = self.path.read_bytes()
-        if data.endswith(b"\n"):
+        if self.compressed:
+            cut = _gzip_members(data, self.path)[1]
+        elif data.endswith(b"\n"):
             return
-        cut = data.rfind(b"\n") + 1
-        with open(self.path, "r+b") as fh:
-            fh.truncate(cut)
+        else:
+            cut = data.rfind(b"\n") + 1
+        if cut < len(data):
+            with open(self.path, "r+b") as fh:
+                fh.truncate(cut)
 
     def extend(self, rows: Iterable[ResultRow | dict[str, Any]]) -> None:
         for row in rows:
             self.append(row)
+
+
+def _gzip_member(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
+    return packer.compress(data) + packer.flush()
+
+
+def _gzip_members(data: bytes, path: Path) -> tuple[list[bytes], int]:
+    """The decompressed members of a gzip store and the length of its complete ones (a
+    last member cut short by a crash is left out).
+
+    Raises
+    ------
+    ValueError
+        Bytes that are not gzip before the last member.
+    """
+    members, offset = [], 0
+    while offset < len(data):
+        unpack = zlib.decompressobj(31)
+        try:
+            out = unpack.decompress(data[offset:])
+        except zlib.error:
+            raise ValueError(f"{path}: not a gzip results store (bad data at byte {offset})") from None
+        if not unpack.eof:  # cut short: only ever the last member
+            break
+        members.append(out)
+        offset = len(data) - len(unpack.unused_data)
+    return members, offset

@@ -278,6 +278,19 @@ def select(runs: list[PlannedRun], only: list[str]) -> list[PlannedRun]:
     return kept
 
 
+def _evaluated(store: ResultsStore, spec: SweepSpec) -> set[tuple]:
+    """(system, seed, variant, overrides, dataset, mode) of every row of this sweep in the store."""
+    return {(r.system, r.seed, r.variant, json.dumps(r.overrides, sort_keys=True, default=str), r.dataset, r.mode)
+            for r in store.rows() if r.group == spec.name}
+
+
+def _done_in_store(stored: set[tuple], run: PlannedRun, spec: SweepSpec) -> bool:
+    """Every evaluation the spec asks of ``run`` is stored (a sweep resumed on another machine,
+    where the run folders — model weights, never committed — are gone but the store is not)."""
+    ident = (run.system, run.seed, run.variant, json.dumps(run.overrides, sort_keys=True, default=str))
+    return all((*ident, dataset, mode) in stored for dataset in spec.eval for mode in spec.scoring)
+
+
 def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Progress | None = print,
               dry_run: bool = False, train_only: bool = False, only: list[str] | None = None,
               skip_zero_shot: bool = False) -> dict[str, Any]:
@@ -306,14 +319,22 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
     stats = {"trained": 0, "resumed": 0, "skipped": 0, "evaluated": 0, "seconds": 0.0}
     start = time.time()
     extra = {"group": spec.name}
+    # token modes first: their index (with a token store) serves the pooled mode too, built once
+    scoring = sorted(spec.scoring, key=lambda m: m == "pooled")
     if not train_only:
         for name in zero_shot:
-            for mode in spec.scoring:
-                rows = bench([parse_system(name)], spec.eval, spec.eval_split, store, mode=mode,
+            system = parse_system(name)
+            for mode in scoring if system.kind != "bm25" else ["pooled"]:  # BM25 has no token vectors
+                rows = bench([system], spec.eval, spec.eval_split, store, mode=mode,
                              progress=progress, extra=extra | {"seed": None, "variant": "zero-shot"})
                 stats["evaluated"] += len(rows)
+    stored = None if train_only else _evaluated(store, spec)
     for i, run in enumerate(runs, 1):
         say(f"[{i}/{len(runs)}] {run.system} seed {run.seed} ({run.run_dir})")
+        if not run.run_dir.exists() and stored is not None and _done_in_store(stored, run, spec):
+            say(f"  every evaluation of this run is in {store.path} (its folder is gone): not retrained")
+            stats["skipped"] += 1
+            continue
         if RunFolder(run.run_dir).finished:
             stats["skipped"] += 1
         else:
@@ -322,7 +343,7 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
             distill(run.config, resume=resume)
         if not train_only:
             system = parse_system(str(run.run_dir), name=run.system)
-            for mode in spec.scoring:
+            for mode in scoring:
                 rows = bench([system], spec.eval, spec.eval_split, store, mode=mode, progress=progress,
                              extra=extra | {"seed": run.seed, "variant": run.variant, "overrides": run.overrides})
                 stats["evaluated"] += len(rows)

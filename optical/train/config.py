@@ -90,6 +90,7 @@ MARGINALS = ("uniform", "norm")
 SCHEDULES = ("linear", "cosine", "constant")
 STUDENT_SIDES = ("query", "document")
 PROJECTIONS = ("auto", "always", "never")
+LABEL_KINDS = ("translation", "xref")  # data.labels
 
 
 @dataclass
@@ -114,6 +115,10 @@ class DataConfig:
     dev: str | None = None  # dataset for dev retrieval (default: `train` when it is embedded)
     dev_queries: int = 200  # dev queries used in periodic evaluation
     subset_seed: int = 0  # which pairs are drawn (independent of the training seed)
+    # objective cross_entropy on bible:<lang>: which labelled pairs stand in for query-passage labels:
+    # "translation" (a foreign OT verse and its English verse) or "xref" (a foreign OT verse and an
+    # English OT verse it is cross-referenced with: relevance, not translation; bible-xref's pairs)
+    labels: str = "translation"
 
 
 @dataclass
@@ -188,6 +193,15 @@ class DistillConfig:
                              f"optim.grad_accum ({self.optim.grad_accum})")
         if self.data.extra_fraction > 0 and not self.data.extra_train:
             raise ValueError("data.extra_fraction > 0 needs data.extra_train (the bitext to mix in)")
+        if self.data.labels != "translation":
+            from optical.dataset_spec import DatasetSpec
+
+            if self.objective.name != "cross_entropy":
+                raise ValueError(f"data.labels = {self.data.labels!r} applies to objective cross_entropy only "
+                                 f"(this run's objective is {self.objective.name})")
+            if DatasetSpec.parse(self.data.train, check=False).family != "bible":
+                raise ValueError(f"data.labels = {self.data.labels!r} needs data.train = bible:<lang> "
+                                 f"(got {self.data.train!r}); a BEIR folder's labels are its qrels/train.tsv")
         self.check_local_paths()
 
     def check_local_paths(self) -> None:
@@ -238,6 +252,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "optim.schedule": SCHEDULES,
     "model.student_side": STUDENT_SIDES,
     "model.projection": PROJECTIONS,
+    "data.labels": LABEL_KINDS,
 }
 
 
@@ -345,7 +360,7 @@ def check_dataset_spec(key: str, spec: str) -> None:
         return
     if not parsed.folder.exists():
         raise FileNotFoundError(f"{key}: {spec}: no such dataset folder or file "
-                                "(or use bible:<lang> / cldr:<lang>)")
+                                "(or use bible:<lang> / bible-xref:<lang> / cldr:<lang>)")
 
 
 def build_config(settings: Mapping[str, Any], base: DistillConfig | None = None) -> DistillConfig:

@@ -60,15 +60,23 @@ def _from_bitext(bitext: Bitext, source: str, k: int | None, seed: int) -> Train
                          {"available": len(bitext), "skipped": bitext.skipped})
 
 
-def _labelled_pairs(spec: str, k: int | None, seed: int) -> TrainingPairs:
+def _labelled_pairs(spec: str, k: int | None, seed: int, labels: str = "translation") -> TrainingPairs:
     """(query, relevant document) pairs for cross-entropy fine-tuning.
 
-    ``bible:<lang>``: Old-Testament verse pairs stand in for labelled CLIR pairs (a
-    foreign verse as the query, its English verse as the relevant passage), so no
-    New-Testament test verse is ever seen. A BEIR folder: ``qrels/train.tsv``. A TSV
-    file: (query, relevant document) per line, read like bitext.
+    ``bible:<lang>``: Old-Testament pairs stand in for labelled CLIR pairs, so no
+    New-Testament test verse is ever seen: with ``labels="translation"`` a foreign verse
+    and its own English verse; with ``labels="xref"`` a foreign verse and an English verse
+    it is cross-referenced with (``bible-xref:<lang>``'s ``bitext/train.tsv``: relevance,
+    not translation). A BEIR folder: ``qrels/train.tsv``. A TSV file: (query, relevant
+    document) per line, read like bitext.
     """
-    if DatasetSpec.parse(spec).is_embedded:
+    ds = DatasetSpec.parse(spec)
+    if labels == "xref":
+        if ds.family != "bible":
+            raise ValueError(f"{spec}: cross-reference labels exist for bible:<lang> only")
+        xref = f"bible-xref:{ds.language}"
+        return _from_bitext(load_bitext(xref, "train"), xref, k, seed)
+    if ds.is_embedded:
         return _from_bitext(load_bitext(spec, "train"), spec, k, seed)
     if Path(spec).is_file():
         return _from_bitext(load_bitext(spec), spec, k, seed)
@@ -81,11 +89,12 @@ def _labelled_pairs(spec: str, k: int | None, seed: int) -> TrainingPairs:
 
 def load_training_pairs(
     spec: str, objective: str, max_pairs: int | None, seed: int, extra: list[str] | None = None,
-    extra_fraction: float = 0.0,
+    extra_fraction: float = 0.0, labels: str = "translation",
 ) -> TrainingPairs:
-    """The training texts for an objective; ``extra`` bitext is mixed in at ``extra_fraction``."""
+    """The training texts for an objective; ``extra`` bitext is mixed in at ``extra_fraction``;
+    ``labels``: the kind of labelled pairs of cross-entropy on ``bible:<lang>``."""
     if objective == "cross_entropy":
-        pairs = _labelled_pairs(spec, max_pairs, seed)
+        pairs = _labelled_pairs(spec, max_pairs, seed, labels)
     else:
         pairs = _from_bitext(load_bitext(spec, "train"), spec, max_pairs, seed)  # a TSV: whole
     if extra and extra_fraction > 0:

@@ -236,7 +236,7 @@ def _distill(cfg: DistillConfig, resume: bool, info: DistInfo, device: torch.dev
     # --- data and teacher targets (computed once, cached on disk) -------------------------
     say(f"loading the training pairs ({cfg.data.train})")
     pairs = load_training_pairs(cfg.data.train, cfg.objective.name, cfg.data.max_pairs, cfg.data.subset_seed,
-                                cfg.data.extra_train, cfg.data.extra_fraction)
+                                cfg.data.extra_train, cfg.data.extra_fraction, cfg.data.labels)
     check_tokenizer_coverage(student, pairs.student)
     # distillation: the teacher reads the English side as the student's side (query/document);
     # cross-entropy: the teacher encodes the relevant documents (the other side).
