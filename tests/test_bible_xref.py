@@ -185,3 +185,19 @@ def test_cross_entropy_reads_cross_reference_labels(built, monkeypatch):
                                           "data.train": str(out / "sw" / "bitext" / "train.tsv")}).validate()
     with pytest.raises(ValueError, match="data.labels"):
         apply_overrides(DistillConfig(), {"data.labels": "votes"}).validate()
+
+
+def test_optical_evaluate_removes_the_collection_excluded_documents(tmp_path, capsys):
+    from optical.cli import main
+    from optical.data.beir import write_beir
+
+    corpus = {d: Document(d, d) for d in ("own", "rel", "other")}
+    write_beir(RetrievalCollection(corpus, {"q": "x"}, {"q": {"rel": 1}}), tmp_path / "c", "test")
+    run = tmp_path / "run.trec"
+    run.write_text("q Q0 own 1 3.0 t\nq Q0 rel 2 2.0 t\nq Q0 other 3 1.0 t\n")
+    assert main(["evaluate", "--run", str(run), "--qrels", str(tmp_path / "c"), "--measures", "RR@10"]) == 0
+    assert "RR@10                 \tall\t0.5000" in capsys.readouterr().out
+    write_excluded({"q": ["own"]}, tmp_path / "c", "test")
+    assert main(["evaluate", "--run", str(run), "--qrels", str(tmp_path / "c"), "--measures", "RR@10"]) == 0
+    out = capsys.readouterr()
+    assert "RR@10                 \tall\t1.0000" in out.out and "1 excluded documents removed" in out.err

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from optical.cli.argtypes import measure_list, positive_int, probability
 from optical.cli.defaults_help import defaults_parser
-from optical.cli.retrieval_inputs import load_qrels_spec, read_run_file
+from optical.cli.retrieval_inputs import load_excluded_spec, load_qrels_spec, read_run_file
 
 __all__ = ["register"]
 
@@ -25,16 +25,33 @@ def _scores_by_measure(frame) -> dict[str, dict[str, float]]:
     }
 
 
+def _without_excluded(run, spec: str, split: str):
+    """``run`` without the documents the qrels' collection excludes for each query (on
+    bible-xref: the query's own translation), saying how many were removed."""
+    from optical.evaluation.exclusions import drop_excluded
+
+    excluded = load_excluded_spec(spec, split)
+    if not excluded:
+        return run
+    kept = drop_excluded(run, excluded)
+    removed = sum(len(run[q]) - len(kept[q]) for q in run)
+    print(f"note: {removed} excluded documents removed from the run before scoring (the "
+          f"collection's excluded/{split}.tsv: e.g. each query's own translation)", file=sys.stderr)
+    return kept
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     """score a TREC run against qrels (trec_eval semantics)
 
     Score a run. --qrels takes a TREC qrels file, a BEIR qrels TSV (header
-    detected), a BEIR folder or a dataset spec such as bible:sw.
+    detected), a BEIR folder or a dataset spec such as bible:sw. Documents the
+    collection excludes for a query (bible-xref: its own translation) are removed
+    from the run before scoring.
     """
     from optical.evaluation import evaluate, per_query
 
     qrels = load_qrels_spec(args.qrels, args.split)
-    run = read_run_file(args.run)
+    run = _without_excluded(read_run_file(args.run), args.qrels, args.split)
     measures = args.measures  # parsed and checked by argtypes.measure_list
     result = evaluate(run, qrels, measures, relevance_level=args.relevance_level)
     frame = (
@@ -86,6 +103,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise ValueError("compare needs at least two runs")
     runs = [read_run_file(p) for p in args.runs]  # every run checked before the qrels load
     qrels = load_qrels_spec(args.qrels, args.split)
+    runs = [_without_excluded(run, args.qrels, args.split) for run in runs]
     names = _system_names(args.runs)
     if args.baseline is None:
         baseline = names[0]

@@ -49,6 +49,19 @@ def _looks_like_beir_tsv(path: Path) -> bool:
     return False
 
 
+def load_excluded_spec(spec: str | DatasetSpec, split: str = "test") -> dict[str, set[str]]:
+    """The documents each query's ranking must not count (``excluded/<split>.tsv`` of a BEIR
+    folder or a dataset spec such as ``bible-xref:sw``); {} for a qrels file."""
+    from optical.data.beir import read_beir_excluded
+    from optical.dataset_loading import load_collection
+
+    ds = DatasetSpec.parse(spec)
+    if not ds.is_path:
+        return load_collection(ds, split).excluded
+    path = ds.folder / "excluded" / f"{split}.tsv"
+    return read_beir_excluded(path) if ds.folder.is_dir() and path.is_file() else {}
+
+
 def load_qrels_spec(spec: str | DatasetSpec, split: str = "test"):
     """Qrels from a TREC qrels file, a BEIR qrels TSV (header detected), a BEIR folder
     (``qrels/<split>.tsv``) or a dataset spec such as ``bible:sw`` (its ``split`` qrels)."""

@@ -21,14 +21,14 @@ def search_depth(k: int, excluded: Mapping[str, Set[str]]) -> int:
 
 
 def drop_excluded(run: Mapping[str, Mapping[str, float]], excluded: Mapping[str, Set[str]],
-                  k: int) -> dict[str, dict[str, float]]:
+                  k: int | None = None) -> dict[str, dict[str, float]]:
     """``run`` without each query's excluded documents, cut to its ``k`` best (by score,
-    ties kept in the run's order) — the ranking the measures see."""
+    ties kept in the run's order; None: not cut) — the ranking the measures see."""
     out: dict[str, dict[str, float]] = {}
     for qid, docs in run.items():
         drop = excluded.get(qid, frozenset())
         kept = [(d, s) for d, s in docs.items() if d not in drop]
-        if len(kept) > k:
+        if k is not None and len(kept) > k:
             kept = sorted(kept, key=lambda item: -item[1])[:k]  # stable: ties keep the run's order
         out[qid] = dict(kept)
     return out
