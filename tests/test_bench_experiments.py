@@ -67,7 +67,7 @@ def test_bench_rows_match_direct_evaluation_and_are_not_redone(tmp_path, tiny_mo
     assert sorted(row.per_query["AP"]) == sorted(col.qrels)
     assert bench([system], [str(data)], store=store, progress=None) == []  # already there
     table = bench_table(store.rows(), dataset_family=None)  # one system: languages as rows
-    assert "**tiny**" in table and "| MAP |" in table
+    assert "**tiny — tiny, pooled scoring**" in table and "| MAP |" in table  # the folder names the task
     assert f"| tiny | unknown | 12 | {row.metrics['R(rel=2)@1']:.3f} |" in table
     assert evaluate_system(system, str(data), "dev").n_queries == 12
 

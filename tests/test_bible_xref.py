@@ -201,3 +201,11 @@ def test_optical_evaluate_removes_the_collection_excluded_documents(tmp_path, ca
     assert main(["evaluate", "--run", str(run), "--qrels", str(tmp_path / "c"), "--measures", "RR@10"]) == 0
     out = capsys.readouterr()
     assert "RR@10                 \tall\t1.0000" in out.out and "1 excluded documents removed" in out.err
+
+
+def test_the_ceiling_queries_are_not_a_language_of_the_high_low_gap():
+    from optical.analysis.variance import language_levels
+    from optical.assets.languages import resource_level
+
+    assert resource_level("en-web") == "ceiling" and resource_level("en") == "high"
+    assert language_levels(["sw", "en", "en-web"]) == {"sw": "low", "en": "high"}

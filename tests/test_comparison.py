@@ -130,7 +130,7 @@ def test_bench_table_from_rows_and_frames():
 
     rows = [row("solo", "sw", [1.0, 0.0, 1.0, 1.0]), row("solo", "de", [0.0, 0.0, 1.0, 0.0])]
     assert bench_table(rows, measures=["R@1", "AP"]) == (
-        "**solo**\n"
+        "**solo — aligned-verse retrieval (bible), pooled scoring**\n"
         "\n"
         "| language | resource | queries | R@1 | MAP |\n"
         "|:---|:---|---:|---:|---:|\n"
@@ -142,7 +142,8 @@ def test_bench_table_from_rows_and_frames():
     frame = _frame(extra={"split": "test", "dataset": "bible:xx", "group": "g"})
     text = bench_table(frame, baseline="base", measures=["AP"], group="g")
     # one block per measure: the paper table, its legend; the default test is randomisation
-    assert text.startswith("**MAP**\n\n| System | sw | de | Avg |\n|:---|---:|---:|---:|\n")
+    # (a frame without a mode column: the heading names the task only)
+    assert text.startswith("**MAP — aligned-verse retrieval (bible)**\n\n| System | sw | de | Avg |\n|:---|---:|---:|---:|\n")
     assert "| good | **0.600** | **0.500** | **0.550** |" in text  # 4 queries: never significant
     assert "paired randomisation test, Holm correction over 4 comparisons" in text
     with pytest.raises(ValueError, match="no 'split' column"):
@@ -150,7 +151,7 @@ def test_bench_table_from_rows_and_frames():
     with pytest.raises(ValueError, match="no results match"):
         bench_table(frame, measures=["AP"], group="other")
     latex = bench_table(frame, baseline="base", measures=["AP"], group="g", fmt="latex")
-    assert latex.startswith("\\begin{table}[ht]\n\\centering\n\\caption{MAP. Measure: AP")
+    assert latex.startswith("\\begin{table}[ht]\n\\centering\n\\caption{MAP --- aligned-verse retrieval (bible). Measure: AP")
     with pytest.raises(ValueError, match="unknown table format"):
         bench_table(frame, measures=["AP"], group="g", fmt="html")
 
@@ -289,7 +290,7 @@ def test_cli_bench_table_formats(tmp_path, capsys):
               "--datasets", "bible:sw", "bible:de", "--baseline", "base"]
     assert main(common) == 0
     out = capsys.readouterr().out
-    assert "**MAP**\n\n| System | sw | de | Avg |" in out
+    assert "**MAP — aligned-verse retrieval (bible), pooled scoring**\n\n| System | sw | de | Avg |" in out
     assert main([*common, "--format", "latex"]) == 0
     out = capsys.readouterr().out
     assert "\\begin{tabular}{lrrr}" in out and "\\toprule" in out and "|" not in out
@@ -314,8 +315,9 @@ def test_cli_report_latex(tmp_path, capsys):
     text = tex.read_text()
     assert text.count("\\begin{table}") == md.read_text().count("|:---|")
     assert "\\section*{paper}" in text and "\\subsection*{bible (test)}" in text
-    assert "\\caption{bible (test) --- MAP. Measure: AP" in text
-    assert re.search(r"\\caption\{bible \(test\) --- Gap and variance across languages\. Gap: ", text)
+    assert "\\caption{bible (test) --- MAP --- aligned-verse retrieval (bible), pooled scoring. Measure: AP" in text
+    assert re.search(r"\\caption\{bible \(test\) --- Gap and variance across languages --- aligned-verse "
+                     r"retrieval \(bible\), pooled scoring\. Gap: ", text)
     for bad, why in ((str(tmp_path / "r.pdf"), "expected a .tex file name"),
                      (str(tmp_path / "dir.tex"), "is a folder")):
         (tmp_path / "dir.tex").mkdir(exist_ok=True)

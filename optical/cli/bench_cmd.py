@@ -18,6 +18,13 @@ query=<model>,doc=<model>. Datasets: bible:<lang>, bible-xref:<lang>, cldr:<lang
   optical bench --table-only                              # just print the stored table
   optical bench --table-only --format latex > table.tex   # the same as booktabs LaTeX tables
   optical bench --table-only --group bible-main --systems zero-shot optical-sw mse-sw   # one sweep's rows
+  optical bench --table-only --datasets bible-xref:sw bible-xref:en bible-xref:en-web --systems zero-shot optical-sw
+                                                          # cross-reference task, with the gap to the teacher ceiling
+
+Every table's heading (caption) names the task and the scoring mode (--mode). Tables of the
+cross-reference task (bible-xref) add the primary measure's gap to the teacher ceiling:
+zero-shot with the WEB verse itself as the query (en-web), in the same mode; the note states
+it and the KJV (en) value, or says that those rows are missing.
 
 Rows already in the store (same system, dataset, split, settings) are not recomputed.
 """

@@ -10,7 +10,11 @@ EPILOG = """\
 One section per sweep group (= research question) and dataset family: the paper-style
 table (systems x languages, R@1 and MAP, † / ‡ = significantly better / worse than
 zero-shot), mean ± std over seeds, the high–low gap and the spread across languages,
-other measures (embedding metrics, F1), and a one-line summary of the numbers.
+other measures (embedding metrics, F1), and a one-line summary of the numbers. Every
+heading (LaTeX caption) names the task (aligned-verse retrieval (bible), cross-reference
+retrieval (bible-xref), ...) and the scoring mode (pooled, MaxSim, OT-rerank); cross-reference
+blocks add each language's MAP gap to the teacher ceiling (zero-shot with WEB queries, en-web,
+in the same mode).
 
   optical report                                  # runs/results.jsonl -> docs/report.md + .html
   optical report --groups rq1-ot-vs-ce rq4-variance --no-html

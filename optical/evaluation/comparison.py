@@ -9,7 +9,9 @@ comparisons, alpha) and the best value of each column.  It renders as
 * :meth:`Comparison.to_markdown` -- the pipe table of the README, ``optical bench`` and
   ``optical report``;
 * :meth:`Comparison.to_latex` -- a booktabs table for a paper, the legend as its caption;
-* :meth:`Comparison.to_frame` -- a long frame of values and marks for notebooks and the app.
+* :meth:`Comparison.to_frame` -- a long frame of values and marks for notebooks and the app;
+* :meth:`Comparison.difference_table` -- the same cells as signed differences from a reference
+  value (e.g. the gap to a ceiling system's score), as a :class:`Table`.
 
 :class:`Table` is the plain model underneath (header, rows of :class:`Cell`, alignment, notes):
 the report's other tables (seeds, gaps, other measures) are built as one and rendered by the
@@ -21,7 +23,7 @@ baseline, ``‡`` significantly worse.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +42,7 @@ __all__ = [
     "Table",
     "latex_escape",
     "markdown_escape",
+    "signed",
     "significance_mark",
 ]
 
@@ -69,6 +72,14 @@ _LATEX_TABLE = str.maketrans(_LATEX)
 def significance_mark(direction: str) -> str:
     """``†`` for ``"better"``, ``‡`` for ``"worse"``, ``""`` otherwise."""
     return MARKS.get(direction or "", "")
+
+
+def signed(value: float, decimals: int = 3) -> str:
+    """``value`` with its sign and ``decimals`` places (``+0.125``, ``-0.040``); a value that
+    rounds to zero is ``+0.000``, never ``-0.000``; ``–`` when missing."""
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{round(float(value), decimals) + 0.0:+.{decimals}f}"
 
 
 def markdown_escape(text: object) -> str:
@@ -202,6 +213,9 @@ class Comparison:
     decimals, bold_best, average
         Rounding of the shown values; bold the best value of each column (ties after
         rounding all bold); whether the ``Avg`` columns are there.
+    untested
+        Columns (``language``, or ``language measure`` when several measures are shown) not
+        tested because the baseline has no results there.
     """
 
     means: pd.DataFrame
@@ -213,6 +227,7 @@ class Comparison:
     test: str = "randomization"
     correction: str = "holm"
     alpha: float = 0.05
+    untested: tuple[str, ...] = ()
 
     @classmethod
     def from_results(
@@ -240,10 +255,12 @@ class Comparison:
         against it per language and measure (``test``, ``correction`` over the shown
         (language, system) pairs of a measure, ``alpha``, ``n_resamples``, ``seed``; see
         :func:`~optical.evaluation.tables.significance_table`), unless a precomputed
-        ``significance`` table is given.  ``average`` adds macro-average ``Avg`` columns
-        (never marked).
+        ``significance`` table is given; the languages (and measures) the baseline has no
+        results for are left untested (unmarked; :attr:`untested`, named in the legend).
+        ``average`` adds macro-average ``Avg`` columns (never marked).
         """
         table = mean_table(results, systems, languages, measures, average=average)
+        untested: tuple[str, ...] = ()
         if baseline is not None:
             if baseline not in table.index:
                 raise ValueError(f"baseline {baseline!r} not among the shown systems")
@@ -254,8 +271,16 @@ class Comparison:
                     & results["measure"].isin(shown_measures)
                     & results["language"].isin(table.columns.get_level_values("language"))
                 ]
+                # a cell is tested where the baseline has results (none: that column unmarked)
+                cells = pd.MultiIndex.from_frame(subset[["language", "measure"]])
+                based = cells[(subset["system"] == baseline).to_numpy()].unique()
+                tested = cells.isin(based)
+                untested = tuple(
+                    str(lang) if len(shown_measures) == 1 else f"{lang} {m}"
+                    for lang, m in cells[~tested].unique()
+                )
                 significance = significance_table(
-                    subset, baseline, test, correction, alpha, n_resamples, seed
+                    subset[tested], baseline, test, correction, alpha, n_resamples, seed
                 )
             attrs = significance.attrs
             test = attrs.get("test", test)
@@ -264,7 +289,8 @@ class Comparison:
         else:
             significance = None
         return cls(
-            table, baseline, significance, decimals, bold_best, average, test, correction, alpha
+            table, baseline, significance, decimals, bold_best, average, test, correction, alpha,
+            untested,
         )
 
     # ------------------------------------------------------------------ contents
@@ -316,6 +342,10 @@ class Comparison:
                 f"{self.baseline} ({TEST_NAMES.get(self.test, str(self.test))}, {correction} "
                 f"correction{n_text}, α = {self.alpha})."
             )
+            if self.untested:
+                legend.append(
+                    f"Not tested (no {self.baseline} results): {', '.join(self.untested)}."
+                )
         return legend
 
     def table(self) -> Table:
@@ -338,8 +368,39 @@ class Comparison:
                     )
                 )
             rows.append(row)
-        header = ["System"] + [self._header(lang, m) for lang, m in self.means.columns]
-        return Table(header, rows, notes=self.legend())
+        return Table(self._headers(), rows, notes=self.legend())
+
+    def _headers(self) -> list[str]:
+        return ["System"] + [self._header(lang, m) for lang, m in self.means.columns]
+
+    def difference_table(
+        self, reference: float | Mapping[str, float], notes: Sequence[str] = ()
+    ) -> Table:
+        """The same cells (``Avg`` included) as signed differences ``mean − reference``, with
+        ``decimals`` places (``–`` where a mean is missing): e.g. each system's gap to a ceiling.
+
+        ``reference`` is one value, or one per shown measure (``{measure: value}``; needed when
+        several measures are shown).  Differences are taken from the unrounded means; no bold
+        and no significance marks (nothing is tested against the reference).  ``notes`` are the
+        table's notes.
+        """
+        if not isinstance(reference, Mapping):
+            if len(self.measures) > 1:
+                raise ValueError(
+                    f"{len(self.measures)} measures shown: give one reference value per measure"
+                )
+            reference = {m: float(reference) for m in self.measures}
+        missing = [m for m in self.measures if m not in reference]
+        if missing:
+            raise ValueError(f"no reference value for {', '.join(missing)}")
+        rows = []
+        for system in self.means.index:
+            row: list[Cell | str] = [Cell(str(system))]
+            for lang, measure in self.means.columns:
+                value = self.means.loc[system, (lang, measure)]
+                row.append(Cell(signed(value - reference[measure], self.decimals)))
+            rows.append(row)
+        return Table(self._headers(), rows, notes=tuple(notes))
 
     # ----------------------------------------------------------------- renderers
     def to_markdown(self) -> str:

@@ -1,6 +1,11 @@
 """The sections of one report block: the summary line, the paper table, the embedding
 tables, mean ± std over seeds, the high–low gap and spread, other measures; as markdown (the
-report) or as LaTeX tables (``optical report --latex``)."""
+report) or as LaTeX tables (``optical report --latex``).
+
+Every table's heading (caption) names the block's task and, for tables of retrieval rows, the
+scoring mode (:func:`optical.report.paper_table.table_context`).  On the cross-reference task
+the paper table adds the gap to the teacher ceiling
+(:data:`optical.report.paper_table.CEILINGS`)."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from optical.evaluation.measure_sets import (
 )
 from optical.evaluation.tables import significance_table
 from optical.report.blocks import LOWER_IS_BETTER, Block, block_measures
-from optical.report.paper_table import PaperTable, bench_tables
+from optical.report.paper_table import PaperTable, bench_tables, heading, table_context, task_label
 from optical.results.frames import per_query_frame, results_frame, seed_averaged
 
 __all__ = [
@@ -181,19 +186,22 @@ def other_table(results: pd.DataFrame, measures: Sequence[str]) -> Table:
 
 @dataclass(frozen=True)
 class BlockTable:
-    """One table of a block, with the bold title (and plain suffix) written above it."""
+    """One table of a block, with the bold title and what it shows (``context``: task, scoring
+    mode) written above it, then the plain suffix.  A :class:`PaperTable` (no title) writes its
+    own headings."""
 
     title: str | None
     table: Table | Comparison | PaperTable
     suffix: str = ""
+    context: str = ""
 
     def markdown(self) -> list[str]:
-        head = [f"**{self.title}**{self.suffix}", ""] if self.title else []
+        head = [f"**{heading(self.title, self.context)}**{self.suffix}", ""] if self.title else []
         return [*head, self.table.to_markdown(), ""]
 
     def latex(self, context: str) -> str:
-        caption = " — ".join(c for c in (context, f"{self.title or ''}{self.suffix}") if c)
-        return self.table.to_latex(caption)
+        title = f"{self.title}{self.suffix}" if self.title else ""
+        return self.table.to_latex(heading(context, title, self.context if self.title else ""))
 
 
 BlockContent = tuple[str | None, list[BlockTable], dict[str, Any]]
@@ -210,8 +218,15 @@ def block_tables(block: Block) -> BlockContent:
     summary = summary_line(primary, per_query, results) if primary is not None else None
     out: list[BlockTable] = []
     retrieval = [m for m in REPORT_RETRIEVAL_MEASURES if m in tables]
+    rows = [r for r in block.rows if r.task == "retrieval"]
+    # what the headings say: the task, and the scoring mode for tables of retrieval rows
+    task = task_label(r.benchmark for r in block.rows)
+    scored = table_context([r.benchmark for r in rows], block.mode) if rows else task
+
+    def where(measures: Sequence[str]) -> str:
+        return scored if set(measures) & set(retrieval) else task
+
     if retrieval:
-        rows = [r for r in block.rows if r.task == "retrieval"]
         out.append(BlockTable(None, bench_tables(rows, measures=retrieval, split=block.split, dataset_family=None)))
     for m in ("mining_acc", "alignment"):
         if m in tables:
@@ -219,17 +234,19 @@ def block_tables(block: Block) -> BlockContent:
             lower = m in LOWER_IS_BETTER
             baseline = "zero-shot" if not lower and "zero-shot" in set(part["system"]) else None
             comparison = Comparison.from_results(part, baseline=baseline, average=True, bold_best=not lower)
-            out.append(BlockTable(display_label(m), comparison, " (lower is better)" if lower else ""))
+            out.append(BlockTable(display_label(m), comparison, " (lower is better)" if lower else "", task))
     seeded = results[results["seed"].notna()]
     if len(seeded) and seeded.groupby("system")["seed"].nunique().max() > 1:
         for m in [x for x in (*retrieval, "mining_acc") if x in tables]:
-            out.append(BlockTable(f"{display_label(m)}, mean ± std over seeds", seeds_table(results, m)))
+            out.append(BlockTable(f"{display_label(m)}, mean ± std over seeds", seeds_table(results, m),
+                                  context=where([m])))
     gap_measures = [m for m in (*retrieval, "mining_acc") if m in tables]
     if gap_measures and len(set(per_query["language"])) > 1:
         table = gap_table(per_query[per_query["measure"].isin(gap_measures)], gap_measures)
-        out.append(BlockTable("Gap and variance across languages", table))
+        out.append(BlockTable("Gap and variance across languages", table, context=where(gap_measures)))
     if others:
-        out.append(BlockTable("Other measures", other_table(results, others), " (mean ± std over seeds)"))
+        out.append(BlockTable("Other measures", other_table(results, others), " (mean ± std over seeds)",
+                              where(others)))
     return summary, out, {"primary": primary, "results": results}
 
 
