@@ -10,10 +10,25 @@ Spec strings, accepted everywhere a system is named (CLI, notebooks, app):
 - ``translate:<mt-model>[@<target-language-token>]``: every query translated by a
   sequence-to-sequence model (:mod:`optical.translation`), then retrieved with the
   zero-shot model (the translate-test baseline);
-- ``bm25`` / ``bm25+translate:<mt-model>``: BM25 over the corpus's words
-  (:mod:`optical.retrieval.lexical`), with the queries as given or translated first;
+- ``lexicon:<lexicon>``: every query translated word by word (each word's most probable
+  English translation; a word without one is kept) through a translation table learned
+  from the dataset's training bitext (:mod:`optical.lexicon`), then retrieved with the
+  zero-shot model; ``<lexicon>`` is ``<source>[,pairs=<n>|all][,top=<n>][,min_p=<x>]
+  [@<bitext.tsv>]`` with source ``eflomal`` (word aligner) or ``ot`` (OPTICAL transport
+  plans of the zero-shot model), e.g. ``lexicon:eflomal``, ``lexicon:ot,pairs=5000``;
+- ``bm25`` / ``bm25+translate:<mt-model>`` / ``bm25+lexicon:<lexicon>``: BM25 over the
+  corpus's words (:mod:`optical.retrieval.lexical`), with the queries as given or
+  translated first;
+- ``psq:<lexicon>``: probabilistic structured queries: BM25 of every translation of every
+  query word, weighted by its probability (:meth:`~optical.retrieval.lexical.BM25Index.search_weighted`);
 - ``rrf:<system>|<system>[|...]``: reciprocal-rank fusion of the systems' rankings
   (:mod:`optical.retrieval.fusion`), e.g. ``rrf:bm25+translate:<model>|zero-shot``.
+
+A lexicon system's ``translator`` is ``lexicon:<canonical lexicon>`` (1-best translation)
+or ``psq:<canonical lexicon>`` (weighted query), the canonical form naming every setting
+(``lexicon:eflomal,pairs=all,top=10,min_p=0.05``): rows record it, and two lexicons never
+share a row key. ``lexicon:`` systems are of kind ``translate``, ``bm25+lexicon:`` and
+``psq:`` ones of kind ``bm25`` (lexical rankings: scored pooled only).
 
 Encoders are loaded once per process and shared (:func:`load_encoder_cached`).
 """
@@ -45,7 +60,7 @@ class System:
     doc_model: str
     kind: str = "zero-shot"  # "zero-shot" | "trained" | "model" | "translate" | "bm25" | "rrf"
     run_dir: str | None = None
-    translator: str | None = None  # translate-test: the queries' translation model
+    translator: str | None = None  # translate-test: the queries' translation model (or lexicon:/psq:<lexicon>)
     parts: tuple[System, ...] | None = None  # rrf: the fused systems
 
     def to_dict(self) -> dict:
@@ -90,11 +105,19 @@ def parse_system(spec: str, name: str | None = None) -> System:
         return System(name or label, "rrf", "rrf", "rrf", parts=parts)
     if spec == "bm25" or spec.startswith("bm25+"):
         rest = spec[len("bm25"):].lstrip("+")
-        if rest and not rest.startswith("translate:"):
-            raise ValueError(f"{spec!r}: expected bm25 or bm25+translate:<model>")
+        if rest and not rest.startswith(("translate:", "lexicon:")):
+            raise ValueError(f"{spec!r}: expected bm25 or bm25+translate:<model> (or bm25+lexicon:<lexicon>)")
         translated = parse_system(rest) if rest else None
         label = "bm25" if translated is None else f"bm25+{translated.name}"
         return System(name or label, BM25, BM25, "bm25", translator=translated and translated.translator)
+    if spec.startswith(("lexicon:", "psq:")):
+        from optical.lexicon import LexiconSpec
+
+        use, _, text = spec.partition(":")
+        lexicon = LexiconSpec.parse(text)  # ValueError: unknown source, bad option, no such bitext file
+        if use == "psq":
+            return System(name or spec, BM25, BM25, "bm25", translator=f"psq:{lexicon}")
+        return System(name or spec, ZERO_SHOT, ZERO_SHOT, "translate", translator=f"lexicon:{lexicon}")
     if spec.startswith("translate:"):
         model = spec[len("translate:"):].strip()
         if not model:

@@ -111,7 +111,8 @@ def system_run(
     progress: bool = False,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """The ranking of ``system`` for every query of ``collection`` (qid -> {doc: score}) and
-    the seconds spent (``index_s``, ``search_s``, ``translate_s`` when it translates).
+    the seconds spent (``index_s``, ``search_s``, ``translate_s`` when it translates; a
+    lexicon's facts too, :func:`optical.lexicon.lexicon_queries`).
 
     Dense systems search a cached index of the corpus (in ``mode``); ``bm25`` ones a BM25
     index; ``translate`` ones translate the queries first; ``rrf`` ones fuse their parts'
@@ -129,12 +130,17 @@ def system_run(
             runs.append(part_run)
             timings = {key: timings.get(key, 0.0) + v for key, v in part_times.items()}
         return reciprocal_rank_fusion(runs, k), timings
-    queries, timings = collection.queries, {}
+    queries, timings, weighted = collection.queries, {}, None
     if system.translator is not None:  # translate-test: the queries first, then the retriever
+        from optical.lexicon import is_lexicon_translator, lexicon_queries
         from optical.translation import load_translator, translate_queries
 
         t0 = time.time()
-        queries = translate_queries(load_translator(system.translator, device), collection.queries)
+        if is_lexicon_translator(system.translator):  # a word table learned from the training bitext
+            read = lexicon_queries(system.translator, dataset, collection.queries, device, progress)
+            queries, weighted, timings = read.texts, read.weights if read.psq else None, dict(read.facts)
+        else:
+            queries = translate_queries(load_translator(system.translator, device), collection.queries)
         timings["translate_s"] = time.time() - t0
     if system.kind == "bm25":
         from optical.retrieval.lexical import bm25_index
@@ -142,7 +148,8 @@ def system_run(
         t0 = time.time()
         lexical = bm25_index(collection.corpus, corpus_name(dataset))
         t1 = time.time()
-        run = {q: docs for q, docs in lexical.search(queries, k).items() if docs}  # no shared word: nothing
+        found = lexical.search(queries, k) if weighted is None else lexical.search_weighted(weighted, k)
+        run = {q: docs for q, docs in found.items() if docs}  # no shared word: nothing
         if not run:
             raise ValueError(f"{system.name}: no query of {dataset} shares a word with its corpus")
     else:

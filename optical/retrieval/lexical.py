@@ -6,11 +6,24 @@ The queries are used as given — a foreign query against the English corpus mea
 what word overlap alone (names, numbers, loan words) finds — or translated first
 (``bm25+translate:<model>``, translate-test). Documents sharing no word with the query
 are not retrieved (a query can get an empty ranking, which scores 0).
+
+:meth:`BM25Index.search_weighted` scores weighted queries: the probabilistic structured
+queries of ``psq:<lexicon>`` systems (:mod:`optical.lexicon`), in the weighted-query
+approximation of PSQ (Darwish & Oard 2003) — a foreign query word ``f`` contributes every
+translation ``e`` with its probability,
+
+    score(d) = sum over query words f of sum over e of p(e|f) * bm25(e, d),
+
+``bm25(e, d)`` being the index's own per-term BM25 score (idf and saturated term frequency
+of the English word ``e`` in ``d``). Proper PSQ instead maps term and document frequencies
+into the foreign vocabulary before BM25 saturates them; not done here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 import threading
 from collections.abc import Mapping
 
@@ -55,10 +68,47 @@ class BM25Index:
             if not toks:
                 run[qid] = {}
                 continue
-            scores = self.model.get_scores(toks)
-            top = np.argsort(-scores, kind="stable")[:k]
-            run[qid] = {self.ids[i]: float(scores[i]) for i in top if scores[i] > 0}
+            run[qid] = self._top(self.model.get_scores(toks), k)
         return run
+
+    def search_weighted(self, queries: Mapping[str, Mapping[str, float]], k: int) -> dict[str, dict[str, float]]:
+        """qid -> {doc id: score} of the top ``k`` documents with a positive score, for
+        queries given as weighted words (``{word: weight}``): ``score(d) = sum_w weight(w) *
+        bm25(w, d)`` (module docstring). A word is tokenised as :meth:`search` tokenises a
+        query (a stop word counts for nothing; a word of two index terms gives its weight to
+        each); weights must be finite and >= 0. With every weight 1 this is :meth:`search`
+        of the words (up to float rounding)."""
+        if not queries:
+            return {}
+        for qid, weights in queries.items():
+            bad = [w for w, x in weights.items()
+                   if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 <= x < math.inf]
+            if bad:
+                raise ValueError(f"query {qid!r}: weights must be finite numbers >= 0 (word {bad[0]!r})")
+        vocab = self.model.vocab_dict
+        distinct = list(dict.fromkeys(w for weights in queries.values() for w in weights))
+        tokens = _tokens(distinct) if distinct else []
+        terms = {w: [vocab[t] for t in toks if t in vocab] for w, toks in zip(distinct, tokens, strict=True)}
+        run: dict[str, dict[str, float]] = {}
+        k = min(k, len(self.ids))
+        for qid, weights in queries.items():
+            per_term: dict[int, float] = {}
+            for word, weight in weights.items():
+                for term in terms[word]:
+                    per_term[term] = per_term.get(term, 0.0) + float(weight)
+            per_term = {t: x for t, x in per_term.items() if x > 0}
+            if not per_term:
+                run[qid] = {}
+                continue
+            scores = np.zeros(len(self.ids), dtype=np.float64)
+            for term in sorted(per_term):  # one order, whatever the words' order
+                scores += per_term[term] * self.model.get_scores_from_ids([term])
+            run[qid] = self._top(scores, k)
+        return run
+
+    def _top(self, scores: np.ndarray, k: int) -> dict[str, float]:
+        top = np.argsort(-scores, kind="stable")[:k]
+        return {self.ids[i]: float(scores[i]) for i in top if scores[i] > 0}
 
 
 def _fingerprint(corpus: Mapping[str, Document]) -> str:
