@@ -12,6 +12,7 @@ committed in, since per-query scores make rows large (about 60 kB, 20 kB compres
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import platform
@@ -114,8 +115,7 @@ class ResultsStore:
         data = self.path.read_bytes()
         if not self.compressed:
             return data.decode("utf-8")
-        members, _ = _gzip_members(data, self.path)
-        return b"".join(members).decode("utf-8")
+        return _gzip_members(data, self.path)[0].decode("utf-8")
 
     def _drop_partial_last_line(self) -> None:
         """A crash mid-append leaves a line without its newline (a gzip store: a member cut
@@ -139,28 +139,33 @@ class ResultsStore:
 
 
 def _gzip_member(data: bytes) -> bytes:
-    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
-    return packer.compress(data) + packer.flush()
+    return gzip.compress(data, compresslevel=6, mtime=0)
 
 
-def _gzip_members(data: bytes, path: Path) -> tuple[list[bytes], int]:
-    """The decompressed members of a gzip store and the length of its complete ones (a
-    last member cut short by a crash is left out).
+def _gzip_members(data: bytes, path: Path) -> tuple[bytes, int]:
+    """The decompressed text of a gzip store and the length of its complete members (a last
+    member cut short by a crash is left out).
 
     Raises
     ------
     ValueError
         Bytes that are not gzip before the last member.
     """
-    members, offset = [], 0
+    try:
+        return gzip.decompress(data), len(data)  # the usual case, one C call for every member
+    except EOFError:
+        pass  # the last member was cut short: walk the members to find where
+    except (OSError, zlib.error):
+        raise ValueError(f"{path}: not a gzip results store") from None
+    members, offset, view = [], 0, memoryview(data)
     while offset < len(data):
         unpack = zlib.decompressobj(31)
         try:
-            out = unpack.decompress(data[offset:])
+            out = unpack.decompress(view[offset:])
         except zlib.error:
             raise ValueError(f"{path}: not a gzip results store (bad data at byte {offset})") from None
         if not unpack.eof:  # cut short: only ever the last member
             break
         members.append(out)
         offset = len(data) - len(unpack.unused_data)
-    return members, offset
+    return b"".join(members), offset
