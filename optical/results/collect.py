@@ -21,10 +21,15 @@ from optical.results.row import ResultRow, make_row, row_key
 from optical.results.store import ResultsStore
 from optical.systems import System, corpus_name, load_encoder_cached, parse_system
 
-__all__ = ["SEARCH_MODES", "bench", "evaluate_system", "load_collection_checked", "system_run"]
+__all__ = ["SEARCH_MODES", "NotScorable", "bench", "evaluate_system", "load_collection_checked", "system_run"]
 
 Progress = Callable[[str], None]
 SEARCH_MODES = ("pooled", "maxsim", "ot")
+
+
+class NotScorable(ValueError):
+    """A system that cannot score a dataset at all (e.g. BM25 when no query shares a word
+    with the corpus): refused, never stored as a row of zeros. A sweep reports it and goes on."""
 
 
 def _check_search(k: object, mode: str) -> None:
@@ -151,7 +156,7 @@ def system_run(
         found = lexical.search(queries, k) if weighted is None else lexical.search_weighted(weighted, k)
         run = {q: docs for q, docs in found.items() if docs}  # no shared word: nothing
         if not run:
-            raise ValueError(f"{system.name}: no query of {dataset} shares a word with its corpus")
+            raise NotScorable(f"{system.name}: no query of {dataset} shares a word with its corpus")
     else:
         q_enc = load_encoder_cached(system.query_model, device)
         d_enc = load_encoder_cached(system.doc_model, device)
