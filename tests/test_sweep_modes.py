@@ -9,15 +9,18 @@ from optical.sweeps.runner import check_spec, load_spec, run_sweep
 from tests.train_fixtures import write_tiny_beir, write_tiny_bitext
 
 
-def _spec(tmp_path, modes_line: str, model: str = "bundled:multilingual-e5-small") -> str:
+def _spec(tmp_path, modes_line: str, model: str = "bundled:multilingual-e5-small", *,
+          eval_first: tuple = (), zero_shot: str | None = None) -> str:
+    """A one-run sweep spec on the tiny BEIR folder (``tmp_path / "tiny"``); ``eval_first``
+    are datasets evaluated before it, ``zero_shot`` the zero-shot system (default ``model``)."""
     data = write_tiny_beir(tmp_path / "tiny")
     bitext = write_tiny_bitext(tmp_path / "bitext.tsv")
     path = tmp_path / "s.toml"
     path.write_text(f"""[sweep]
 name = "m"
 runs_dir = "{tmp_path / 'runs'}"
-eval = ["{data}"]
-zero_shot = ["{model}"]
+eval = [{", ".join(f'"{d}"' for d in (*eval_first, data))}]
+zero_shot = ["{zero_shot or model}"]
 {modes_line}
 
 [base]

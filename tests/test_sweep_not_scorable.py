@@ -7,7 +7,7 @@ from optical.data.beir import write_beir
 from optical.data.types import Document, RetrievalCollection
 from optical.results.store import ResultsStore
 from optical.sweeps.runner import load_spec, run_sweep
-from tests.train_fixtures import write_tiny_beir, write_tiny_bitext
+from tests.test_sweep_modes import _spec
 
 
 def _no_shared_word(path):
@@ -21,26 +21,11 @@ def _no_shared_word(path):
 
 def test_a_dataset_bm25_cannot_score_is_reported_and_skipped(tmp_path, tiny_model_dir):
     foreign = _no_shared_word(tmp_path / "nsw")
-    tiny = write_tiny_beir(tmp_path / "tiny")
-    spec_path = tmp_path / "s.toml"
-    spec_path.write_text(f"""[sweep]
-name = "n"
-runs_dir = "{tmp_path / 'runs'}"
-eval = ["{foreign}", "{tiny}"]
-zero_shot = ["bm25"]
-
-[base]
-"model.teacher" = "{tiny_model_dir}"
-"data.train" = "{write_tiny_bitext(tmp_path / 'bitext.tsv')}"
-"data.max_pairs" = 16
-"optim.batch_size" = 8
-"optim.max_steps" = 1
-"run.keep_best" = false
-"run.progress" = false
-""")
+    spec = load_spec(_spec(tmp_path, "", str(tiny_model_dir), eval_first=(foreign,), zero_shot="bm25"))
+    tiny = tmp_path / "tiny"
     store = ResultsStore(tmp_path / "r.jsonl")
     said: list[str] = []
-    stats = run_sweep(load_spec(spec_path), store, progress=said.append)
+    stats = run_sweep(spec, store, progress=said.append)
     bm25_rows = [r.dataset for r in store.rows() if r.kind == "bm25"]
     assert bm25_rows == [str(tiny)]  # the second dataset still ran
     assert stats["evaluated"] == 1 + 2  # and so did the trained run, on both datasets

@@ -178,8 +178,13 @@ def bench(
     device: str | None = None,
     progress: Progress | None = print,
     extra: dict[str, Any] | None = None,
+    not_scorable: Callable[[System, str, NotScorable], None] | None = None,
 ) -> list[ResultRow]:
-    """Evaluate every system on every dataset; rows already in the store are skipped."""
+    """Evaluate every system on every dataset; rows already in the store are skipped.
+
+    A dataset a system cannot score raises :class:`NotScorable`; with ``not_scorable``
+    given, it is called instead (system, dataset, error) and the next dataset follows.
+    """
     store = store or ResultsStore()
     done = store.keys()
     rows = []
@@ -199,8 +204,14 @@ def bench(
                 continue
             if progress:
                 progress(f"evaluating {system.name} on {dataset} ({split}, {mode})")
-            row = evaluate_system(system, dataset, split, k, mode, kind.measures, device=device,
-                                  progress=progress is not None, extra=extra, collection=collections[dataset])
+            try:
+                row = evaluate_system(system, dataset, split, k, mode, kind.measures, device=device,
+                                      progress=progress is not None, extra=extra, collection=collections[dataset])
+            except NotScorable as err:
+                if not_scorable is None:
+                    raise
+                not_scorable(system, dataset, err)
+                continue
             store.append(row)
             rows.append(row)
             if progress:

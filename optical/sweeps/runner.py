@@ -299,7 +299,7 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
     ``only`` restricts the training runs to those matching the patterns (see :func:`select`);
     ``skip_zero_shot`` leaves out the zero-shot systems.
     """
-    from optical.results.collect import NotScorable, bench
+    from optical.results.collect import bench
     from optical.systems import parse_system, release_encoders
     from optical.train.checkpoint import find_checkpoint
     from optical.train.loop import distill
@@ -326,15 +326,13 @@ def run_sweep(spec: SweepSpec, store: ResultsStore | None = None, progress: Prog
         for name in zero_shot:
             system = parse_system(name)
             for mode in scoring if system.kind != "bm25" else ["pooled"]:  # BM25 has no token vectors
-                for dataset in spec.eval:  # one dataset a baseline cannot score does not stop the sweep
-                    try:
-                        rows = bench([system], [dataset], spec.eval_split, store, mode=mode,
-                                     progress=progress, extra=extra | {"seed": None, "variant": "zero-shot"})
-                    except NotScorable as err:
-                        say(f"  not scored: {err}")
-                        stats["not_scored"].append(f"{system.name} on {dataset} ({mode})")
-                        continue
-                    stats["evaluated"] += len(rows)
+                def refused(system: Any, dataset: str, err: Exception, mode: str = mode) -> None:
+                    say(f"  not scored: {err}")  # one dataset a baseline cannot score does not stop the sweep
+                    stats["not_scored"].append(f"{system.name} on {dataset} ({mode})")
+
+                rows = bench([system], spec.eval, spec.eval_split, store, mode=mode, progress=progress,
+                             extra=extra | {"seed": None, "variant": "zero-shot"}, not_scorable=refused)
+                stats["evaluated"] += len(rows)
     stored = None if train_only else _evaluated(store, spec)
     for i, run in enumerate(runs, 1):
         say(f"[{i}/{len(runs)}] {run.system} seed {run.seed} ({run.run_dir})")
