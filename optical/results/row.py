@@ -31,7 +31,8 @@ from optical.dataset_spec import DatasetSpec
 if TYPE_CHECKING:
     from optical.systems import System
 
-__all__ = ["CONTEXT_FIELDS", "SETTING_FIELDS", "TASKS", "ResultRow", "make_row", "row_key", "row_problem"]
+__all__ = ["CONTEXT_FIELDS", "SETTING_FIELDS", "TASKS", "ResultRow", "make_row", "row_key", "row_problem",
+           "training_stamp"]
 
 TASKS = ("retrieval", "embedding", "threshold")
 SETTING_FIELDS = ("mode", "k", "side", "margin", "relevance_level")
@@ -64,6 +65,9 @@ class ResultRow:
     n_queries, timings, config
         Queries (or pairs) evaluated, seconds spent, the training config of a trained
         system.
+    training
+        A trained system's training stamp (:func:`training_stamp`): rows of one run with
+        two stamps come from two trainings of it (a retrained run is a new system).
     group, seed, variant, overrides, model
         The sweep context (:data:`CONTEXT_FIELDS`).
     created, versions
@@ -90,6 +94,7 @@ class ResultRow:
     n_queries: int | None = None
     timings: Mapping[str, float] | None = None
     config: Mapping[str, Any] | None = None
+    training: str | None = None
     group: str = ""
     seed: int | None = None
     variant: str | None = None
@@ -132,7 +137,7 @@ class ResultRow:
             if f.name in {"settings", "extra"}:
                 continue
             value = getattr(self, f.name)
-            if f.name in {"created", "versions"} and value is None:
+            if f.name in {"created", "versions", "training"} and value is None:
                 continue
             out[f.name] = value
         out.update(self.settings)
@@ -160,7 +165,7 @@ class ResultRow:
 
 _TEXT_FIELDS = ("key", "system", "dataset", "language", "split")
 _OPTIONAL_TEXT = ("task", "kind", "query_model", "doc_model", "run_dir", "translator", "resource", "group",
-                  "variant", "model", "created")
+                  "variant", "model", "created", "training")
 _OPTIONAL_MAPS = ("timings", "config", "overrides", "versions")
 
 
@@ -223,6 +228,18 @@ def row_key(
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def training_stamp(system: System) -> str | None:
+    """A trained system's training stamp: 12 hex digits of its identity (which covers its
+    run's training time), None for a system that was not trained (or whose run has not
+    finished)."""
+    if not system.run_dir:
+        return None
+    ident = system.identity()
+    if ident.get("summary") is None:
+        return None
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def make_row(
     system: System,
     dataset: str,
@@ -273,6 +290,7 @@ def make_row(
         n_queries=n_queries,
         timings=dict(timings) if timings is not None else None,
         config=read_config(system.run_dir),
+        training=training_stamp(system),
         group=known.get("group", ""),
         seed=known.get("seed"),
         variant=known.get("variant"),
