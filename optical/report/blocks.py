@@ -14,7 +14,7 @@ from optical.evaluation.measure_sets import (
     REPORT_RETRIEVAL_MEASURES,
 )
 from optical.results import ResultsStore
-from optical.results.frames import grade2_judged
+from optical.results.frames import grade2_judged, read_rows
 from optical.results.row import ResultRow
 
 __all__ = ["LOWER_IS_BETTER", "QUESTIONS", "Block", "block_measures", "question_title", "report_blocks"]
@@ -57,9 +57,10 @@ def report_blocks(
     store: ResultsStore, groups: Sequence[str] | None = None, split: str = "test"
 ) -> list[Block]:
     """The store's rows in ``split``, split by group, dataset family and scoring mode
-    (sorted by name; the pooled block first, with the rows of the other tasks)."""
+    (sorted by name; the pooled block first, with the rows of the other tasks), less the
+    rows of older trainings of retrained runs (:func:`optical.results.frames.older_trainings`)."""
     blocks: dict[tuple[str, str, str], list[ResultRow]] = {}
-    for row in store.rows():
+    for row in read_rows(store):
         group = row.group
         if row.split != split or (groups is not None and group not in groups):
             continue

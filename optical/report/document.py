@@ -13,6 +13,7 @@ from optical.report.blocks import Block, question_title, report_blocks
 from optical.report.html_page import render_html
 from optical.report.sections import BlockContent, block_latex, block_tables, render_block
 from optical.results import ResultsStore
+from optical.results.frames import older_trainings
 
 __all__ = ["render_latex", "render_markdown", "write_report"]
 
@@ -27,12 +28,14 @@ def _contents(
 
 
 def _markdown(store: ResultsStore, split: str, contents: Contents) -> tuple[str, list[tuple[Block, dict[str, Any]]]]:
-    n_rows = len(store.rows())
+    rows = store.rows()
+    n_older = len(older_trainings(rows))
+    left_out = f", {n_older} of them from older trainings of retrained runs, left out" if n_older else ""
     head = [
         "# optical — results report",
         "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `optical report` from `{store.path}` "
-        f"({n_rows} rows; split `{split}`). Each section is one sweep group (research question); "
+        f"({len(rows)} rows{left_out}; split `{split}`). Each section is one sweep group (research question); "
         "rerun the notebooks or `optical sweep --spec configs/sweeps/<question>.toml` to reproduce it.",
         "",
     ]

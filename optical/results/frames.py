@@ -9,6 +9,7 @@ depth and the seed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "results_frame",
     "per_query_frame",
     "seed_stats",
+    "older_trainings",
     "seed_averaged",
     "grade2_judged",
     "t_interval",
@@ -67,11 +69,42 @@ def run_info(row: ResultRow | Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _run_of(row: ResultRow) -> tuple[Any, ...]:
+    """What one run of a sweep is, whichever training of it made the row."""
+    overrides = json.dumps(row.overrides, sort_keys=True, default=str) if row.overrides is not None else None
+    return row.group, row.system, row.seed, row.variant, overrides, row.run_dir
+
+
+def older_trainings(rows: Iterable[ResultRow]) -> list[ResultRow]:
+    """Rows made by an older training of a run that was trained again.
+
+    A run retrained after its folder was lost (or its settings changed) is a new system
+    whose rows sit beside the old training's in the store; tables that kept both would
+    count one seed twice. Per run (group, system, seed, variant, overrides, run folder),
+    the training whose rows reached the store last is kept. Only rows with a training
+    stamp (:func:`optical.results.row.training_stamp`) are compared: rows stored before
+    stamps existed are never left out.
+    """
+    rows = list(rows)
+    newest: dict[tuple[Any, ...], tuple[str, str]] = {}
+    for r in rows:
+        if r.training is None:
+            continue
+        run = _run_of(r)
+        when = (r.created or "", r.training)
+        if run not in newest or when > newest[run]:
+            newest[run] = when
+    return [r for r in rows if r.training is not None and r.training != newest[_run_of(r)][1]]
+
+
 def read_rows(rows: ResultsStore | Iterable[ResultRow | Mapping[str, Any]]) -> list[ResultRow]:
-    """Rows of a store, or given rows (stored objects are checked against the schema)."""
+    """Rows of a store, or given rows (stored objects are checked against the schema),
+    less those of an older training of a retrained run (:func:`older_trainings`)."""
     if isinstance(rows, ResultsStore):
         rows = rows.rows()
-    return [r if isinstance(r, ResultRow) else ResultRow.from_dict(dict(r)) for r in rows]
+    rows = [r if isinstance(r, ResultRow) else ResultRow.from_dict(dict(r)) for r in rows]
+    older = {id(r) for r in older_trainings(rows)}
+    return [r for r in rows if id(r) not in older]
 
 
 def _keep(row: ResultRow, group: str | None, split: str | None, family: str | None, task: str | None) -> bool:
