@@ -67,13 +67,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.table_only:
         bench(systems, datasets, split=args.split, store=store, k=args.k, mode=args.mode, device=args.device,
               extra={"group": args.group} if args.group else None)
-    first = DatasetSpec.parse(datasets[0])
-    family = first.family if first.is_embedded else None
     per_query = per_query_frame(store)
     if per_query.empty:
         raise ValueError(f"the results store {store.path} is empty: run `optical bench` first")
-    print()
-    print(bench_table(per_query, systems=[s.name for s in systems], languages=[DatasetSpec.parse(d).language for d in datasets],
-                      baseline=args.baseline, split=args.split, dataset_family=family, group=args.group,
-                      fmt=args.format, mode=args.mode))
+    tasks: dict[str | None, list[str]] = {}  # one table per embedded task (bible, bible-xref, ...)
+    for spec in (DatasetSpec.parse(d) for d in datasets):
+        tasks.setdefault(spec.family if spec.is_embedded else None, []).append(spec.language)
+    for family, languages in tasks.items():
+        print()
+        print(bench_table(per_query, systems=[s.name for s in systems], languages=languages,
+                          baseline=args.baseline, split=args.split, dataset_family=family, group=args.group,
+                          fmt=args.format, mode=args.mode))
     return 0

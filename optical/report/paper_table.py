@@ -265,6 +265,11 @@ def bench_tables(
         raise ValueError(f"the selected rows were scored in several modes ({', '.join(modes)}): "
                          "choose one (`optical bench --mode`, or mode=...)")
     shown_mode = modes[0] if modes else ""
+    tasks = {lang: _benchmarks(rows) for lang, rows in frame.groupby("language")} if "dataset" in frame.columns else {}
+    mixed = sorted({b for found in tasks.values() if len(found) > 1 for b in found})
+    if mixed:  # the same query language in two tasks: averaging them as seeds would mix two results
+        raise ValueError(f"the selected rows come from several tasks with the same query language "
+                         f"({', '.join(mixed)}): choose one (`optical bench --datasets`, or dataset_family=...)")
     if shown_mode:
         scope = scope[scope["mode"] == shown_mode]
     measures = list(measures) if measures is not None else list(table_measures(frame["measure"].unique()))
