@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from optical.evaluation.significance import CorrectionName, TestName
-from optical.evaluation.tables import mean_table, significance_table
+from optical.evaluation.tables import averaged_languages, mean_table, significance_table
 
 __all__ = [
     "CORRECTION_NAMES",
@@ -326,7 +326,10 @@ class Comparison:
         if len(shown) == 1:
             legend.append(f"Measure: {shown[0]} (mean over queries of each language).")
         if self.average:
-            legend.append("Avg: macro average over languages.")
+            languages = list(dict.fromkeys(lang for lang, _ in self.means.columns if lang != "Avg"))
+            left_out = [lang for lang in languages if lang not in averaged_languages(languages)]
+            without = f", {', '.join(left_out)} left out (its queries are the documents' own text)" if left_out else ""
+            legend.append(f"Avg: macro average over languages{without}.")
         if self.bold_best:
             legend.append("Bold: best system per column.")
         if self.baseline is not None:

@@ -96,8 +96,8 @@ def mean_table(
     systems, languages, measures : sequence of str, optional
         Subsets and orders; default all, in order of first appearance.
     average : bool, default False
-        Append a language ``"Avg"``: the macro average over the selected languages
-        (NaN when a system lacks one of them).
+        Append a language ``"Avg"``: the macro average over the selected languages but a
+        task's ceiling queries (:func:`averaged_languages`; NaN when a system lacks one).
 
     Returns
     -------
@@ -118,11 +118,22 @@ def mean_table(
     if average:
         if "Avg" in languages:
             raise ValueError("a language is called 'Avg'; cannot add the average column")
+        averaged = averaged_languages(languages)
         for measure in measures:
-            table[("Avg", measure)] = table.xs(measure, axis=1, level="measure").mean(
+            table[("Avg", measure)] = table.xs(measure, axis=1, level="measure")[averaged].mean(
                 axis=1, skipna=False
             )
     return table
+
+
+def averaged_languages(languages: Sequence[str]) -> list[str]:
+    """The languages an ``Avg`` column averages: all but a task's ceiling queries (resource
+    level ``ceiling``, e.g. ``en-web``, the document's own text), unless only those are
+    shown."""
+    from optical.assets.languages import resource_level
+
+    kept = [lang for lang in languages if resource_level(lang) != "ceiling"]
+    return kept or list(languages)
 
 
 def significance_table(

@@ -30,6 +30,7 @@ from optical.evaluation.measure_sets import (
     primary_measure,
     table_measures,
 )
+from optical.evaluation.tables import averaged_languages
 from optical.results.frames import per_query_frame
 
 __all__ = [
@@ -362,7 +363,8 @@ def _single_system_table(frame: pd.DataFrame, system: str, languages: Sequence[s
     sub = frame[frame["system"] == system]
     means = sub.groupby(["language", "measure"])["value"].mean()
     counts = sub.groupby("language")["qid"].nunique()
-    macro = {m: sub[sub["measure"] == m].groupby("language")["value"].mean().mean() for m in measures}
+    averaged = sub[sub["language"].isin(averaged_languages(languages))]  # not the ceiling queries
+    macro = {m: averaged[averaged["measure"] == m].groupby("language")["value"].mean().mean() for m in measures}
     ceiling = gap.value if gap is not None and gap.measure in measures else None
     rows: list[list[Cell | str]] = []
     for lang in languages:
