@@ -49,7 +49,7 @@ def test_graded_and_binary_sets_are_pinned():
     assert ms.BINARY.table == ("R@1", "RR@10", "AP", "nDCG@10")
     assert (ms.GRADED.primary, ms.BINARY.primary) == ("R(rel=2)@1", "R@1")
     assert ms.GRADE2_MEASURES == ("R(rel=2)@1", "RR(rel=2)@10", "R(rel=2)@10")
-    assert ms.REPORT_RETRIEVAL_MEASURES == ("R(rel=2)@1", "R@1", "AP")
+    assert ms.REPORT_RETRIEVAL_MEASURES == ("R(rel=2)@1", "R@1", "AP", "P@10")
     for kind in ms.MEASURE_SETS:
         assert set(kind.table) <= set(kind.measures) and kind.primary == kind.table[0]
 

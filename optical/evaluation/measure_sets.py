@@ -115,8 +115,9 @@ BINARY_MEASURES = BINARY.measures
 BINARY_TABLE_MEASURES = BINARY.table
 #: The graded set's measures that count grade 2 only (0 on a collection judged with grade 1).
 GRADE2_MEASURES = tuple(m for m in GRADED.measures if "(rel=2)" in m)
-#: The report's retrieval tables: each set's primary measure, then MAP.
-REPORT_RETRIEVAL_MEASURES = (GRADED.primary, BINARY.primary, "AP")
+#: The report's retrieval tables: each set's primary measure, then MAP, then (the cross-reference
+#: task's, which only it computes) P@10.
+REPORT_RETRIEVAL_MEASURES = (GRADED.primary, BINARY.primary, "AP", "P@10")
 #: The measure a report summary leads with: the first of these a block has.
 PRIMARY_ORDER = (GRADED.primary, BINARY.primary, "AP", "mining_acc", "F1")
 #: Default of :func:`optical.evaluation.metrics.evaluate`: generic, grade >= 1 counts.
