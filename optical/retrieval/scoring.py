@@ -35,7 +35,6 @@ __all__ = [
     "maxsim_scores",
     "maxsim_scores_packed",
     "ot_scores",
-    "ot_scores_paired",
 ]
 
 # Largest number of (query token, document token) cells one OT call handles at once.
@@ -307,6 +306,8 @@ def ot_scores(
     >>> ot_scores(q2, d2).round(decimals=4)
     tensor([[-0.0000, -0.5000]])
     """
+    from optical.ot import ot_cost, sinkhorn
+
     q, d, q_mask, d_mask = _check(q, d, q_mask, d_mask)
     bq, n, _ = q.shape
     bd, m, _ = d.shape
@@ -314,85 +315,26 @@ def ot_scores(
     out = torch.full((bq, bd), -1.0, dtype=dtype, device=q.device)  # empty side: cost 1
     if bq == 0 or bd == 0 or n == 0 or m == 0:
         return out
-    q_ok, q_mask_safe = _safe_masks(q_mask)
-    d_ok, d_mask_safe = _safe_masks(d_mask)
+    q_ok = q_mask.any(1)
+    d_ok = d_mask.any(1)
+    # Give empty sides one dummy real token so Sinkhorn stays well-posed; overwritten below.
+    q_mask_safe = q_mask.clone()
+    q_mask_safe[~q_ok, 0] = True
+    d_mask_safe = d_mask.clone()
+    d_mask_safe[~d_ok, 0] = True
     per_query = max(1, _OT_CELLS // max(1, n * m * bd))
     for start in range(0, bq, per_query):
         stop = min(bq, start + per_query)
         # exact cosines rounded once to the working precision: order-independent costs
         cos = _all_pairs(q[start:stop], d).to(dtype).permute(0, 2, 1, 3)  # [b, B_d, n, m]
+        cost = 1.0 - cos
         b = stop - start
+        cost = cost.reshape(b * bd, n, m)
         mask_a = q_mask_safe[start:stop, None, :].expand(b, bd, n).reshape(b * bd, n)
         mask_b = d_mask_safe[None].expand(b, bd, m).reshape(b * bd, m)
-        out[start:stop] = _ot_of_costs((1.0 - cos).reshape(b * bd, n, m), mask_a, mask_b, eps, max_iter).view(b, bd)
+        plan = sinkhorn(cost, mask_a=mask_a, mask_b=mask_b, eps=eps, max_iter=max_iter)
+        out[start:stop] = -ot_cost(
+            plan, cost.masked_fill(~(mask_a[:, :, None] & mask_b[:, None, :]), 0.0)
+        ).view(b, bd)
     valid = q_ok[:, None] & d_ok[None, :]
     return torch.where(valid, out, torch.full_like(out, -1.0))
-
-
-def _safe_masks(mask: Tensor) -> tuple[Tensor, Tensor]:
-    """(rows with a real token, the mask with one dummy real token on empty rows) — so
-    Sinkhorn stays well-posed; the scores of empty rows are overwritten."""
-    ok = mask.any(1)
-    safe = mask.clone()
-    safe[~ok, 0] = True
-    return ok, safe
-
-
-def _ot_of_costs(cost: Tensor, mask_a: Tensor, mask_b: Tensor, eps: float, max_iter: int) -> Tensor:
-    """``-<P, C>`` of a batch of cost matrices ``[B, n, m]`` (balanced Sinkhorn, uniform
-    marginals over the real tokens)."""
-    from optical.ot import ot_cost, sinkhorn
-
-    plan = sinkhorn(cost, mask_a=mask_a, mask_b=mask_b, eps=eps, max_iter=max_iter)
-    return -ot_cost(plan, cost.masked_fill(~(mask_a[:, :, None] & mask_b[:, None, :]), 0.0))
-
-
-def ot_scores_paired(
-    q: Tensor,
-    d: Tensor,
-    q_mask: Tensor | None = None,
-    d_mask: Tensor | None = None,
-    *,
-    eps: float = 0.05,
-    max_iter: int = 100,
-) -> Tensor:
-    """:func:`ot_scores` of pairs: query ``i`` against document ``i`` only.
-
-    Each pair's cost matrix and Sinkhorn iterations are those :func:`ot_scores` computes
-    for it, so a pair scores the same here as there (and in any batch).
-
-    Parameters
-    ----------
-    q : Tensor, shape (B, n, H)
-    d : Tensor, shape (B, m, H)
-    q_mask, d_mask : Tensor of bool, shapes (B, n) and (B, m), optional
-
-    Returns
-    -------
-    Tensor, shape (B,)
-
-    Examples
-    --------
-    >>> q = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])
-    >>> d = torch.tensor([[[0.6, 0.8]], [[0.6, 0.8]]])
-    >>> ot_scores_paired(q, d).round(decimals=3)
-    tensor([-0.4000, -0.2000])
-    """
-    q, d, q_mask, d_mask = _check(q, d, q_mask, d_mask)
-    if q.shape[0] != d.shape[0]:
-        raise ValueError(f"pairs need as many queries as documents, got {q.shape[0]} and {d.shape[0]}")
-    b, n, _ = q.shape
-    m = d.shape[1]
-    dtype = _out_dtype(q)
-    out = torch.full((b,), -1.0, dtype=dtype, device=q.device)  # empty side: cost 1
-    if b == 0 or n == 0 or m == 0:
-        return out
-    q_ok, mask_a = _safe_masks(q_mask)
-    d_ok, mask_b = _safe_masks(d_mask)
-    per_chunk = max(1, _OT_CELLS // max(1, n * m))
-    for start in range(0, b, per_chunk):
-        stop = min(b, start + per_chunk)
-        # exact cosines (float16 operands in float64, see the module docstring), rounded once
-        cos = torch.einsum("bnh,bmh->bnm", exact_operand(q[start:stop]), exact_operand(d[start:stop])).to(dtype)
-        out[start:stop] = _ot_of_costs(1.0 - cos, mask_a[start:stop], mask_b[start:stop], eps, max_iter)
-    return torch.where(q_ok & d_ok, out, torch.full_like(out, -1.0))

@@ -4,8 +4,7 @@ The loops that feed :mod:`optical.retrieval.scoring`'s tensor functions with a s
 token rows, for :class:`~.search.Retriever`:
 
 - :func:`rerank_candidates` — MaxSim or OT scores of each query against its pooled
-  candidates (OT in batches across queries, of one query length and one padded document
-  width, set by each document's own length).
+  candidates (OT on groups of one padded width, set by each document's own length).
 - :func:`maxsim_exact` — MaxSim of every query against every document, in contiguous
   blocks of the store, and the top ``k`` of each query (with ties at the cut).
 
@@ -19,11 +18,7 @@ import numpy as np
 import torch
 
 from optical.retrieval.maxsim_screen import screen_available, screened_maxsim_topk
-from optical.retrieval.scoring import (
-    exact_operand,
-    maxsim_scores_packed,
-    ot_scores_paired,
-)
+from optical.retrieval.scoring import exact_operand, maxsim_scores_packed, ot_scores
 from optical.retrieval.tokens import TokenStore
 
 __all__ = ["maxsim_exact", "maxsim_exact_direct", "rerank_candidates"]
@@ -31,7 +26,7 @@ __all__ = ["maxsim_exact", "maxsim_exact_direct", "rerank_candidates"]
 _CELLS = 1 << 24  # max similarity cells (float64: 128 MiB) materialised at once in exact MaxSim
 _BLOCK_DOCS = 1024  # documents per block in exact MaxSim
 _QUERY_CHUNK = 256  # queries scored together in exact MaxSim
-_OT_PAIRS = 512  # OT rerank: (query, candidate) pairs per Sinkhorn call, across queries
+_OT_GROUP = 32  # OT rerank: candidates per Sinkhorn call (all of one padded width)
 _OT_WIDTHS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # OT rerank padding
 
 
@@ -105,70 +100,53 @@ def rerank_candidates(
     ot_eps, ot_max_iter : float, int
         Sinkhorn settings of the ``ot`` mode.
     progress : bool
-        A tqdm bar (``"<mode> rerank"``) on stderr: one step per query (maxsim), per pair (ot).
+        A tqdm bar (``"<mode> rerank"``, one step per query) on stderr.
     """
-    if mode == "ot":
-        return _ot_rerank(store, q_tokens, candidates, device, ot_eps, ot_max_iter, progress)
     return [
-        _maxsim_one(store, q_tokens[i], candidates[i], device)
-        for i in _bar(range(len(q_tokens)), progress, "maxsim rerank", "query")
+        _rerank_one(store, mode, q_tokens[i], candidates[i], device, ot_eps, ot_max_iter)
+        for i in _bar(range(len(q_tokens)), progress, f"{mode} rerank", "query")
     ]
 
 
-def _ot_rerank(
+def _rerank_one(
     store: TokenStore,
-    q_tokens: list[np.ndarray],
-    candidates: list[np.ndarray],
+    mode: str,
+    q_tok: np.ndarray,
+    positions: np.ndarray,
     device: torch.device,
     ot_eps: float,
     ot_max_iter: int,
-    progress: bool,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """OT scores of every (query, candidate) pair, in Sinkhorn batches of up to
-    :data:`_OT_PAIRS` pairs across queries: pairs of one query length and one padded
-    document width go together, so every pair keeps the shapes it has alone (the query
-    unpadded, the document padded by its own length) and scores what it scores alone."""
-    scores = [np.empty(len(c), dtype=np.float32) for c in candidates]
-    groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
-    for i, positions in enumerate(candidates):
-        for width, members in _width_groups(store.lengths[positions], len(positions) or 1):
-            groups.setdefault((len(q_tokens[i]), width), []).append((i, members))
-    total = sum(len(c) for c in candidates)
-    with _progress_bar(progress, total, "ot rerank", "pair") as bar, torch.inference_mode():
-        for (n, width), members in groups.items():
-            query = np.concatenate([np.full(len(idx), i, dtype=np.int64) for i, idx in members])
-            slot = np.concatenate([idx for _, idx in members])
-            positions = np.concatenate([candidates[i][idx] for i, idx in members])
-            for start in range(0, len(positions), _OT_PAIRS):
-                part = slice(start, start + _OT_PAIRS)
-                d, d_mask = store.gather(positions[part])
-                pad = width - d.shape[1]
-                d = np.pad(d, ((0, 0), (0, pad), (0, 0)))
-                d_mask = np.pad(d_mask, ((0, 0), (0, pad)))
-                dim = d.shape[2]
-                q = np.stack([np.asarray(q_tokens[i], dtype=np.float32).reshape(n, dim) for i in query[part]])
-                s = ot_scores_paired(
-                    torch.from_numpy(q).to(device),
-                    torch.from_numpy(d).to(device),
-                    None,
-                    torch.from_numpy(d_mask).to(device),
-                    eps=ot_eps,
-                    max_iter=ot_max_iter,
-                ).float().cpu().numpy()
-                for i, j, value in zip(query[part], slot[part], s, strict=True):
-                    scores[i][j] = value
-                bar.update(len(s))
-    return [(positions, scores[i]) for i, positions in enumerate(candidates)]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token scores of one query against candidate ``positions``.
 
-
-def _maxsim_one(store: TokenStore, q_tok: np.ndarray, positions: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """MaxSim of one query against candidate ``positions``: one GEMM over the candidates'
-    packed token rows (no padding) and a segmented max."""
+    MaxSim: one GEMM over the candidates' packed token rows (no padding) and a
+    segmented max. OT: Sinkhorn on padded groups of similar-length candidates
+    (its cost grows with the padded n x m cells).
+    """
     q = torch.from_numpy(np.ascontiguousarray(q_tok, dtype=np.float32)).to(device)[None]
     with torch.inference_mode():
-        rows, doc = store.gather_packed(positions, as_float32=False)  # exact_operand takes fp16 as is
-        s = maxsim_scores_packed(q, torch.from_numpy(rows).to(device), torch.from_numpy(doc), len(positions))
-    return positions, s[0].float().cpu().numpy()
+        if mode == "maxsim":
+            rows, doc = store.gather_packed(positions, as_float32=False)  # exact_operand takes fp16 as is
+            s = maxsim_scores_packed(
+                q, torch.from_numpy(rows).to(device), torch.from_numpy(doc), len(positions)
+            )
+            return positions, s[0].float().cpu().numpy()
+        scores = np.empty(len(positions), dtype=np.float32)
+        for width, group in _width_groups(store.lengths[positions], _OT_GROUP):
+            d, d_mask = store.gather(positions[group])
+            pad = width - d.shape[1]
+            d = np.pad(d, ((0, 0), (0, pad), (0, 0)))
+            d_mask = np.pad(d_mask, ((0, 0), (0, pad)))
+            s = ot_scores(
+                q,
+                torch.from_numpy(d).to(device),
+                None,
+                torch.from_numpy(d_mask).to(device),
+                eps=ot_eps,
+                max_iter=ot_max_iter,
+            )
+            scores[group] = s[0].float().cpu().numpy()
+    return positions, scores
 
 
 # ------------------------------------------------------------- exact MaxSim
