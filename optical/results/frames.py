@@ -85,16 +85,13 @@ def older_trainings(rows: Iterable[ResultRow]) -> list[ResultRow]:
     stamp (:func:`optical.results.row.training_stamp`) are compared: rows stored before
     stamps existed are never left out.
     """
-    rows = list(rows)
+    stamped = [(r, _run_of(r)) for r in rows if r.training is not None]
     newest: dict[tuple[Any, ...], tuple[str, str]] = {}
-    for r in rows:
-        if r.training is None:
-            continue
-        run = _run_of(r)
+    for r, run in stamped:
         when = (r.created or "", r.training)
         if run not in newest or when > newest[run]:
             newest[run] = when
-    return [r for r in rows if r.training is not None and r.training != newest[_run_of(r)][1]]
+    return [r for r, run in stamped if r.training != newest[run][1]]
 
 
 def read_rows(rows: ResultsStore | Iterable[ResultRow | Mapping[str, Any]]) -> list[ResultRow]:

@@ -219,25 +219,40 @@ def row_key(
     retrieval row is left out of the hash, so keys of stores written before other tasks
     existed still match.
     """
+    return _key_of(system.identity(), dataset, split, task, settings, context)
+
+
+def _digest(payload: Any, digits: int) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:digits]
+
+
+def _key_of(
+    identity: Mapping[str, Any],
+    dataset: str,
+    split: str,
+    task: str,
+    settings: Mapping[str, Any] | None,
+    context: Mapping[str, Any] | None,
+) -> str:
+    """:func:`row_key` of a system's :meth:`~optical.systems.System.identity`."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
-    payload: dict[str, Any] = {"system": system.identity(), "dataset": str(dataset), "split": split}
+    payload: dict[str, Any] = {"system": identity, "dataset": str(dataset), "split": split}
     if task != "retrieval":
         payload["task"] = task
     payload |= dict(settings or {}) | dict(context or {})
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return _digest(payload, 16)
 
 
 def training_stamp(system: System) -> str | None:
     """A trained system's training stamp: 12 hex digits of its identity (which covers its
     run's training time), None for a system that was not trained (or whose run has not
     finished)."""
-    if not system.run_dir:
-        return None
-    ident = system.identity()
-    if ident.get("summary") is None:
-        return None
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return _stamp_of(system.identity()) if system.run_dir else None
+
+
+def _stamp_of(identity: Mapping[str, Any]) -> str | None:
+    return _digest(identity, 12) if identity.get("summary") is not None else None
 
 
 def make_row(
@@ -271,8 +286,9 @@ def make_row(
     context = dict(context or {})
     language = language if language is not None else DatasetSpec.parse(dataset, check=False).language
     known = {k: context.pop(k) for k in CONTEXT_FIELDS if k in context}
+    identity = system.identity()  # reads a trained run's summary: once per row
     return ResultRow(
-        key=row_key(system, dataset, split, task, settings | dict(key_settings or {}), known | context),
+        key=_key_of(identity, dataset, split, task, settings | dict(key_settings or {}), known | context),
         system=system.name,
         dataset=str(dataset),
         language=language,
@@ -290,7 +306,7 @@ def make_row(
         n_queries=n_queries,
         timings=dict(timings) if timings is not None else None,
         config=read_config(system.run_dir),
-        training=training_stamp(system),
+        training=_stamp_of(identity) if system.run_dir else None,
         group=known.get("group", ""),
         seed=known.get("seed"),
         variant=known.get("variant"),
