@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optical.evaluation.comparison import latex_escape
+from optical.evaluation.comparison import Table, latex_escape
 from optical.report.blocks import Block, question_title, report_blocks
 from optical.report.html_page import render_html
+from optical.report.mode_overview import mode_overview
 from optical.report.sections import BlockContent, block_latex, block_tables, render_block
 from optical.results import ResultsStore
 from optical.results.frames import older_trainings
@@ -42,7 +43,7 @@ def _markdown(store: ResultsStore, split: str, contents: Contents) -> tuple[str,
     if not contents:
         return "\n".join(head + ["No results in this split yet."]) + "\n", []
     body, figures = [], []
-    current = None
+    current, task = None, None
     for block, content in contents:
         if block.group != current:
             current = block.group
@@ -52,10 +53,35 @@ def _markdown(store: ResultsStore, split: str, contents: Contents) -> tuple[str,
                 f"Group `{block.group or '(none)'}`.",
                 "",
             ]
+        if (block.group, block.family) != task:
+            task = (block.group, block.family)
+            body += _overview(block, contents)
         text, fig = render_block(block, content)
         body += [text]
         figures.append((block, fig))
     return "\n".join(head + body).rstrip() + "\n", figures
+
+
+def _overview_table(first: Block, contents: Contents) -> tuple[str, Table] | None:
+    """The title and systems x modes table of ``first``'s group and task
+    (:func:`mode_overview`), when its rows were scored in several modes."""
+    rows = [r for b, _ in contents if (b.group, b.family) == (first.group, first.family) for r in b.rows]
+    table = mode_overview(rows, first.family, first.split)
+    if table is None:
+        return None
+    return f"{first.family} ({first.split}): all scoring modes at a glance", table
+
+
+def _overview(first: Block, contents: Contents) -> list[str]:
+    found = _overview_table(first, contents)
+    return [] if found is None else [f"### {found[0]}", "", found[1].to_markdown()]
+
+
+def _overview_latex(first: Block, contents: Contents) -> list[str]:
+    found = _overview_table(first, contents)
+    if found is None:
+        return []
+    return [r"\subsection*{" + latex_escape(found[0]) + "}", "", found[1].to_latex(found[0])]
 
 
 def render_markdown(
@@ -77,7 +103,7 @@ def _latex(store: ResultsStore, split: str, contents: Contents) -> str:
     ]
     if not contents:
         return "\n".join(out + ["% No results in this split yet."]) + "\n"
-    current = None
+    current, task = None, None
     for block, content in contents:
         if block.group != current:
             current = block.group
@@ -87,6 +113,9 @@ def _latex(store: ResultsStore, split: str, contents: Contents) -> str:
                 r"Group \texttt{" + latex_escape(block.group or "(none)") + "}.",
                 "",
             ]
+        if (block.group, block.family) != task:
+            task = (block.group, block.family)
+            out += _overview_latex(block, contents)
         out.append(block_latex(block, content=content))
     return "\n".join(out).rstrip() + "\n"
 
