@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from optical.assets.languages import XREF_WEB, resource_level
-from optical.evaluation.comparison import Cell, Table
+from optical.evaluation.comparison import Cell, Table, signed
 from optical.evaluation.measure_sets import measure_label, primary_measure
 from optical.report.paper_table import CEILINGS, MODE_NAMES, QUERY_NAMES, task_label
 from optical.results.frames import results_frame
@@ -36,10 +36,6 @@ _MODE_ORDER = tuple(MODE_NAMES)
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
-
-
-def _signed(value: float | None) -> str:
-    return "–" if value is None or not np.isfinite(value) else f"{value:+.3f}"
 
 
 def _means(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
@@ -88,8 +84,10 @@ def mode_overview(
     if len(modes) < 2:
         return None
     measure = measure or primary_measure(frame["measure"].unique())
+    if measure is None:
+        return None
     frame = frame[frame["measure"] == measure]
-    if measure is None or frame.empty:
+    if frame.empty:
         return None
     languages = list(dict.fromkeys(frame["language"]))
     low = [lang for lang in languages if resource_level(lang) == "low"]
@@ -109,12 +107,12 @@ def mode_overview(
             cells: list[Cell | str] = [system, MODE_NAMES[mode]]
             cells += [Cell(_fmt(v), bold=v is not None and len(present) > 1 and v == best[lang])
                       for lang, v in values.items()]
-            cells += [_signed(None if ceiling is None or values[lang] is None else values[lang] - ceiling)
+            cells += [signed(None if ceiling is None or values[lang] is None else values[lang] - ceiling)
                       for lang in low]
             lows = [values[lang] for lang in low if values[lang] is not None]
             highs = [values[lang] for lang in high if values[lang] is not None]
             gap = float(np.mean(highs) - np.mean(lows)) if lows and highs else None
-            cells += [_signed(gap), seeds[system, mode]]
+            cells += [signed(gap), seeds[system, mode]]
             table_rows.append(cells)
     label = measure_label(measure)
     notes = [f"{task_label([family])}, {label} (mean over queries, then over seeds), by scoring mode. "
